@@ -1,0 +1,13 @@
+#pragma once
+// Subcommand registration for the corates-sync executable.
+#include <CLI/CLI.hpp>
+
+namespace corates::app {
+
+// Adds `update ...` (offline tools for Yjs binary updates).
+void register_update_commands(CLI::App& app);
+
+// Runs whichever subcommand was selected; returns the process exit status.
+int run_selected(CLI::App& app);
+
+}  // namespace corates::app

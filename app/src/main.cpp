@@ -1,0 +1,27 @@
+// corates-sync: the command-line entry point. Subcommands register themselves
+// here; errors go to stderr with exit status 2 for bad input, 1 otherwise.
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+int main(int argc, char** argv) {
+  CLI::App app{"corates-sync: a local-first sync engine (Yjs-compatible CRDT core and server)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "corates-sync 0.1.0");
+  corates::app::register_update_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    return corates::app::run_selected(app);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "corates-sync: %s\n", e.what());
+    return 1;
+  }
+}

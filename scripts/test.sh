@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's second command: install, build, and run every test suite.
+# Builds the release preset (unit tests, conformance against real Yjs) and the
+# asan preset (unit tests and fuzz corpora under ASan+UBSan), then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$PWD/.cache/ccache}"
+export CTEST_PARALLEL_LEVEL="$(nproc)"
+
+./scripts/build.sh release
+./scripts/build.sh asan
+
+status=0
+run() { echo "== $*"; "$@" || { echo "FAILED: $*"; status=1; }; }
+
+run ctest --test-dir build --output-on-failure --timeout 600
+run ctest --test-dir build-asan --output-on-failure --timeout 900
+for suite in tests/*/run.sh; do
+  [ -x "$suite" ] && run "$suite"
+done
+exit $status
