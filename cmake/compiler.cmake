@@ -3,7 +3,12 @@ add_library(corates_warnings INTERFACE)
 target_compile_options(corates_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
   -Woverloaded-virtual -Wimplicit-fallthrough
-  $<$<BOOL:${CORATES_WERROR}>:-Werror>)
+  $<$<BOOL:${CORATES_WERROR}>:-Werror>
+  # GCC 12 reports std::optional/std::variant members as maybe-uninitialized
+  # at -O2 (known false positives); clang's checks stay on.
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
+  # Tests embed long vectors produced by Yjs as string literals.
+  $<$<CXX_COMPILER_ID:Clang>:-Wno-overlength-strings>)
 
 if(CORATES_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -8,6 +8,7 @@ namespace corates::app {
 void register_update_commands(CLI::App& app);
 
 // Runs whichever subcommand was selected; returns the process exit status.
+// Failures print one line "corates-sync: <what>: <reason>" on stderr.
 int run_selected(CLI::App& app);
 
 }  // namespace corates::app

@@ -1,6 +1,7 @@
 // corates-sync: the command-line entry point. Subcommands register themselves
 // here; errors go to stderr with exit status 2 for bad input, 1 otherwise.
 #include "commands.hpp"
+#include "serve_command.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "corates-sync 0.1.0");
   corates::app::register_update_commands(app);
+  corates::app::register_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -19,6 +21,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
+    if (corates::app::serve_selected()) return corates::app::run_serve();
     return corates::app::run_selected(app);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "corates-sync: %s\n", e.what());

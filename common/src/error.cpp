@@ -14,6 +14,11 @@ std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::kInvalidArgument: return "invalid_argument";
     case ErrorCode::kIo: return "io";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kEpochMismatch: return "epoch_mismatch";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kBusy: return "busy";
+    case ErrorCode::kClosed: return "closed";
   }
   return "unknown";
 }

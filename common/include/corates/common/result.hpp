@@ -24,6 +24,11 @@ enum class ErrorCode : std::uint8_t {
   kInvalidArgument,    // a caller passed an argument outside the contract
   kIo,                 // file or stream error
   kInternal,           // should not happen; reported instead of crashing
+  kNotFound,           // the named object does not exist
+  kEpochMismatch,      // a document's epoch differs from the caller's (reset or re-created)
+  kConflict,           // the stored state moved on (e.g. an older compaction lost)
+  kBusy,               // temporarily overloaded (queue full, database locked); retry later
+  kClosed,             // the object was shut down
 };
 
 std::string_view to_string(ErrorCode code) noexcept;

@@ -2,16 +2,30 @@
 // Yjs update decoders (yjs/src/utils/UpdateDecoder.js), format v1 and v2, over
 // untrusted bytes. Errors are sticky (see lib0/decoding.hpp): check ok() after
 // reading a struct or a section; values read after an error are zero.
-
-#include "corates/common/result.hpp"
-#include "corates/crdt/id.hpp"
-#include "corates/crdt/lib0/decoding.hpp"
+// The input must outlive the decoder (v2 columns are views into it).
+//
+// Bounds: every read is O(size of the value) and allocates at most what the
+// input describes, except that a v2 run-length column can repeat a value up to
+// 2^53 times from a few bytes, and the last run of an info / parent-info
+// column repeats forever (as in lib0). Code that loops over counts read from
+// the update must therefore bound its own work (e.g. struct counts against the
+// clock range or a size budget), not rely on running out of input.
+//
+// Where Yjs would silently accept garbage, these decoders fail instead:
+// truncated columns (lib0 reads undefined/0 past the end), a string slice
+// beyond the string column (kInconsistentLength; JS shortens it), negative
+// clocks or key clocks (kInvalidValue), type refs above 255 (kUnknownTag),
+// running values beyond 2^53-1 (kVarintOverflow).
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "corates/common/result.hpp"
+#include "corates/crdt/id.hpp"
+#include "corates/crdt/lib0/decoding.hpp"
 
 namespace corates::crdt {
 

@@ -4,15 +4,15 @@
 // write updates are written once as templates over the encoder
 // (STYLE.md principle 3) and instantiated for V1 and V2.
 
-#include "corates/crdt/id.hpp"
-#include "corates/crdt/lib0/encoding.hpp"
-
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "corates/crdt/id.hpp"
+#include "corates/crdt/lib0/encoding.hpp"
 
 namespace corates::crdt {
 
@@ -51,7 +51,7 @@ class DSEncoderV2 {
   lib0::Encoder& rest_encoder() noexcept { return rest_; }
   void reset_ds_cur_val() { ds_curr_val_ = 0; }
   void write_ds_clock(Clock clock);
-  void write_ds_len(std::uint64_t len);
+  void write_ds_len(std::uint64_t len);  // len > 0 (Yjs throws on 0)
   std::vector<std::uint8_t> to_bytes() { return std::move(rest_).to_bytes(); }
 
  protected:
@@ -73,12 +73,14 @@ class UpdateEncoderV2 : public DSEncoderV2 {
   void write_any(const lib0::Any& any);
   void write_buf(std::span<const std::uint8_t> buf);
   void write_json(const lib0::Any& value);  // v2 writes the value as Any
-  void write_key(std::string_view key);     // keys are cached per update
+  // Yjs 13.6 declares a key cache but never fills it (keyMap.set is commented
+  // out), so every key is written again with a fresh key clock; we do the same
+  // for byte identity.
+  void write_key(std::string_view key);
   // Assembles the column encoders and the rest encoder, as UpdateEncoderV2.toUint8Array.
   std::vector<std::uint8_t> to_bytes();
 
  private:
-  std::unordered_map<std::string, std::uint64_t> key_map_;
   std::uint64_t key_clock_ = 0;
   lib0::IntDiffOptRleEncoder key_clock_encoder_;
   lib0::UintOptRleEncoder client_encoder_;

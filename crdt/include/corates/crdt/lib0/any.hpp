@@ -5,11 +5,18 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "corates/common/result.hpp"
+
 namespace corates::crdt::lib0 {
+
+// Nesting limit for arrays / objects when decoding (readAny, JSON), so hostile
+// input cannot blow the stack.
+inline constexpr int kMaxAnyDepth = 256;
 
 struct Undefined {
   friend bool operator==(Undefined, Undefined) { return true; }
@@ -35,8 +42,8 @@ using Bytes = std::vector<std::uint8_t>;
 // anything else as float64 (see lib0 writeAny).
 class Any {
  public:
-  using Value = std::variant<Undefined, Null, bool, double, BigInt, std::string, Bytes,
-                             AnyArray, AnyObject>;
+  using Value =
+      std::variant<Undefined, Null, bool, double, BigInt, std::string, Bytes, AnyArray, AnyObject>;
 
   Any() = default;
   Any(Undefined v) : value_(v) {}
@@ -44,7 +51,9 @@ class Any {
   Any(bool v) : value_(v) {}
   Any(double v) : value_(v) {}
   Any(int v) : value_(static_cast<double>(v)) {}
+  Any(unsigned v) : value_(static_cast<double>(v)) {}
   Any(std::int64_t v) : value_(static_cast<double>(v)) {}
+  Any(std::uint64_t v) : value_(static_cast<double>(v)) {}
   Any(BigInt v) : value_(v) {}
   Any(std::string v) : value_(std::move(v)) {}
   Any(const char* v) : value_(std::string(v)) {}
@@ -55,9 +64,18 @@ class Any {
   const Value& value() const noexcept { return value_; }
   Value& value() noexcept { return value_; }
 
-  template <class T> bool is() const noexcept { return std::holds_alternative<T>(value_); }
-  template <class T> const T& as() const { return std::get<T>(value_); }
-  template <class T> const T* get_if() const noexcept { return std::get_if<T>(&value_); }
+  template <class T>
+  bool is() const noexcept {
+    return std::holds_alternative<T>(value_);
+  }
+  template <class T>
+  const T& as() const {
+    return std::get<T>(value_);
+  }
+  template <class T>
+  const T* get_if() const noexcept {
+    return std::get_if<T>(&value_);
+  }
 
   friend bool operator==(const Any& a, const Any& b) { return a.value_ == b.value_; }
 
@@ -65,9 +83,34 @@ class Any {
   Value value_ = Undefined{};
 };
 
+// Brings entries into JS property order, as assigning them one by one to a
+// fresh JS object would: a repeated key keeps its first position and takes the
+// last value; integer-like keys ("0".."4294967294" in canonical form) come first
+// in ascending order, then the other keys in insertion order. O(n log n).
+void normalize_js_object(AnyObject& obj);
+
+// True for keys JS treats as array indices (canonical "0".."4294967294").
+bool is_array_index_key(std::string_view key) noexcept;
+
 // JSON text as JSON.stringify would print it (numbers in JS's shortest form,
-// undefined inside arrays as null, undefined object members omitted).
-// Bytes print as {"$bytes":"<base64>"} (our convention for Uint8Array).
+// undefined inside arrays as null, undefined object members omitted, members in
+// JS property order). Bytes print as {"$bytes":"<base64>"} (our convention for
+// Uint8Array), a BigInt as its decimal digits (JS would throw) and a top-level
+// Undefined as `null`, so the output is always valid JSON. Never fails.
 std::string to_json(const Any& v);
+
+// Exactly JSON.stringify(v) as Yjs writes ContentJSON entries and (format v1)
+// embeds and format values: like to_json except that Bytes print as a
+// Uint8Array does ({"0":1,"1":2}) and a top-level Undefined as the text
+// `undefined` (Yjs's ContentJSON convention). Never fails.
+std::string json_stringify(const Any& v);
+
+// JSON.parse(text) into Any, with JS object semantics (normalize_js_object).
+// The whole text `undefined` yields Undefined (Yjs's ContentJSON convention).
+// Lone surrogates written as escapes become U+FFFD (what TextEncoder would write).
+// Errors: kInvalidValue for malformed JSON or text that is not UTF-8,
+// kTooLarge for nesting deeper than kMaxAnyDepth. Bounded: memory linear in
+// the text, recursion <= kMaxAnyDepth.
+Result<Any> parse_json(std::string_view text);
 
 }  // namespace corates::crdt::lib0

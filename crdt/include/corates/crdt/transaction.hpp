@@ -1,0 +1,77 @@
+#pragma once
+// Transaction (yjs/src/utils/Transaction.js): every change to a Doc happens
+// inside one. Opened by Doc::transact (nesting joins the outer transaction);
+// at the end of the outermost one the Doc calls observers, garbage-collects
+// deleted content (gc on), merges adjacent structs exactly as Yjs does (so
+// encodings stay byte-identical) and emits the update hooks.
+//
+// Thread-safety: none; valid only inside the transact callback and the hooks.
+
+#include "corates/crdt/delete_set.hpp"
+#include "corates/crdt/doc_options.hpp"
+#include "corates/crdt/struct_store.hpp"
+
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace corates::crdt {
+
+class AbstractType;
+class Doc;
+class YEvent;
+
+class Transaction {
+ public:
+  Transaction(Doc& doc, Origin origin, bool local);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  Doc& doc() const noexcept { return *doc_; }
+  const Origin& origin() const noexcept { return origin_; }
+  // False for transactions that apply remote updates.
+  bool local() const noexcept { return local_; }
+
+  // Deleted ranges in this transaction (sorted and merged at cleanup).
+  DeleteSet delete_set;
+  StateVector before_state;
+  StateVector after_state;  // set at cleanup
+
+  // Types changed by this transaction with the map keys changed
+  // (null = the list part), in first-change order.
+  std::vector<std::pair<AbstractType*, std::set<const std::string*>>> changed;
+  std::unordered_map<AbstractType*, std::size_t> changed_index;
+  // Types whose descendants (or themselves) changed, with their events.
+  std::vector<std::pair<AbstractType*, std::vector<YEvent*>>> changed_parent_types;
+  std::unordered_map<AbstractType*, std::size_t> changed_parent_index;
+
+  std::vector<AbstractStruct*> merge_structs;  // Yjs's _mergeStructs
+  std::vector<Doc*> subdocs_added;
+  std::vector<Doc*> subdocs_removed;
+  std::vector<Doc*> subdocs_loaded;
+  bool need_formatting_cleanup = false;
+
+  // Events created during the observer phase (owned here).
+  std::vector<std::unique_ptr<YEvent>> events;
+
+  Clock before_clock(ClientID client) const noexcept {
+    auto it = before_state.find(client);
+    return it == before_state.end() ? 0 : it->second;
+  }
+  // Yjs's addChangedTypeToTransaction.
+  void add_changed_type(AbstractType* type, const std::string* parent_sub);
+  // Removes a type from `changed` (deleted nested type).
+  void remove_changed_type(AbstractType* type);
+  // The next local ID (Yjs's nextID).
+  ID next_id() const;
+
+ private:
+  Doc* doc_;
+  Origin origin_;
+  bool local_;
+};
+
+}  // namespace corates::crdt

@@ -1,0 +1,239 @@
+// Y.mergeUpdates / Y.mergeUpdatesV2 (yjs/src/utils/updates.js), written once
+// over the codecs.
+//
+// Yjs keeps its update readers in an array that it stable-sorts before every
+// step (client descending, then clock) and always works on the first one.
+// Only that first reader ever advances, and a stable sort puts it first among
+// the readers with the same (client, clock). We keep the readers in a binary
+// heap instead, keyed by (client desc, clock asc, stamp asc) where a reader
+// that the step touched gets a stamp smaller than every earlier one: this
+// picks exactly the reader Yjs picks, in O(log n) instead of O(n) per step.
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "corates/crdt/update_decoder.hpp"
+#include "corates/crdt/update_encoder.hpp"
+#include "corates/crdt/updates.hpp"
+#include "updates/lazy_struct.hpp"
+
+namespace corates::crdt {
+namespace {
+
+using updates_detail::LazyStructReader;
+using updates_detail::LazyStructWriter;
+using updates_detail::struct_end;
+
+// Yjs's mergeWith as it behaves on structs fresh from a reader: an Item's
+// mergeWith requires `this.right === right`, and `right` is always null
+// there, so only GC+GC (and Skip+Skip) merge.
+bool merge_with(StructRef& left, const StructRef& right) {
+  if (left.kind != right.kind || left.kind == StructRef::Kind::kItem) return false;
+  left.length += right.length;
+  return true;
+}
+
+struct HeapEntry {
+  ClientID client;
+  Clock clock;
+  std::int64_t stamp;
+  std::uint32_t reader;
+};
+
+// std heap functions keep the "largest" on top; "larger" = comes first in Yjs's order.
+struct HeapLess {
+  bool operator()(const HeapEntry& a, const HeapEntry& b) const noexcept {
+    if (a.client != b.client) return a.client < b.client;  // higher client first
+    if (a.clock != b.clock) return a.clock > b.clock;      // lower clock first
+    return a.stamp > b.stamp;                              // lower stamp first
+  }
+};
+
+template <class Decoder>
+Result<void> validate_update(ByteView update, const DecodeLimits& limits) {
+  LazyStructReader<Decoder> reader(update, false, limits);
+  while (reader.curr() != nullptr) reader.next();
+  if (!reader.ok()) return *reader.error();
+  auto ds = reader.read_delete_set_after();
+  if (!ds) return ds.error();
+  return {};
+}
+
+template <class Decoder, class Encoder>
+Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
+                                       const DecodeLimits& limits) {
+  if (updates.size() == 1) {
+    // Yjs returns a single update untouched; we still refuse a malformed one.
+    auto ok = validate_update<Decoder>(updates[0], limits);
+    if (!ok) return ok.error();
+    return UpdateBytes(updates[0].begin(), updates[0].end());
+  }
+  if (updates.size() > UINT32_MAX) return Error{ErrorCode::kTooLarge, "merge: too many updates"};
+
+  using Reader = LazyStructReader<Decoder>;
+  // Readers are opened lazily: the first pass only records each update's
+  // first (client, clock) and the reader is reopened when the heap reaches it,
+  // so memory holds only the readers that are in progress (for a log of
+  // sequential updates, one at a time).
+  std::vector<std::unique_ptr<Reader>> readers(updates.size());
+  DeleteSet ds;  // the union of all delete sets; sorted and merged at the end
+
+  // A reader whose structs are consumed gives up its delete set and its memory
+  // at once (Yjs reads the delete sets at the end; the result is the same).
+  auto retire = [&](Reader& r) -> Result<void> {
+    if (!r.ok()) return *r.error();
+    auto rds = r.read_delete_set_after();
+    if (!rds) return rds.error();
+    for (auto& [client, items] : rds->clients) {
+      auto& dst = ds.clients[client];
+      dst.insert(dst.end(), items.begin(), items.end());
+    }
+    return {};
+  };
+
+  std::vector<HeapEntry> heap;
+  heap.reserve(updates.size());
+  for (std::size_t i = 0; i < updates.size(); ++i) {
+    Reader probe(updates[i], /*filter_skips=*/true, limits);
+    if (const StructRef* c = probe.curr()) {
+      heap.push_back(HeapEntry{c->id.client, c->id.clock, static_cast<std::int64_t>(i),
+                               static_cast<std::uint32_t>(i)});
+    } else {
+      auto r = retire(probe);
+      if (!r) return r.error();
+    }
+  }
+  std::make_heap(heap.begin(), heap.end(), HeapLess{});
+  std::int64_t next_stamp = -1;
+
+  Encoder encoder;
+  LazyStructWriter<Encoder> writer(encoder);
+  std::optional<StructRef> cw;  // Yjs's currWrite
+
+  while (!heap.empty()) {
+    const std::uint32_t ri = heap.front().reader;
+    if (!readers[ri]) {
+      readers[ri] = std::make_unique<Reader>(updates[ri], /*filter_skips=*/true, limits);
+      const StructRef* c = readers[ri]->curr();
+      if (c == nullptr || c->id != ID{heap.front().client, heap.front().clock}) {
+        return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
+      }
+    }
+    Reader& dec = *readers[ri];
+    const ClientID first_client = dec.curr()->id.client;
+
+    // Returns false where Yjs `continue`s (re-sorts without the run loop below).
+    const bool proceed = [&] {
+      if (!cw) {
+        cw = dec.take();
+        dec.next();
+        return true;
+      }
+      const StructRef* curr = dec.curr();
+      bool iterated = false;
+      // Skip what was written already (Yjs compares clocks even across clients here).
+      while (curr != nullptr && struct_end(*curr) <= struct_end(*cw) &&
+             curr->id.client >= cw->id.client) {
+        curr = dec.next();
+        iterated = true;
+      }
+      if (curr == nullptr || curr->id.client != first_client ||
+          (iterated && curr->id.clock > struct_end(*cw))) {
+        return false;  // another reader may come first now
+      }
+      if (first_client != cw->id.client) {
+        writer.write(*cw, 0);
+        cw = dec.take();
+        dec.next();
+      } else if (struct_end(*cw) < curr->id.clock) {
+        if (cw->kind == StructRef::Kind::kSkip) {
+          cw->length = struct_end(*curr) - cw->id.clock;  // extend the skip
+        } else {
+          writer.write(*cw, 0);
+          const Clock gap_start = struct_end(*cw);
+          StructRef skip;
+          skip.kind = StructRef::Kind::kSkip;
+          skip.id = ID{first_client, gap_start};
+          skip.length = curr->id.clock - gap_start;
+          cw = std::move(skip);
+        }
+      } else {
+        const std::uint64_t diff = struct_end(*cw) - curr->id.clock;
+        std::optional<StructRef> sliced;
+        if (diff > 0) {
+          if (cw->kind == StructRef::Kind::kSkip) {
+            // Prefer to shorten the skip: the other struct carries more information.
+            cw->length = diff < cw->length ? cw->length - diff : 0;
+          } else {
+            sliced = curr->slice(diff);
+          }
+        }
+        const StructRef& right = sliced ? *sliced : *curr;
+        if (!merge_with(*cw, right)) {
+          writer.write(*cw, 0);
+          cw = sliced ? std::move(*sliced) : dec.take();
+          dec.next();
+        }
+      }
+      return true;
+    }();
+
+    // Write consecutive structs of this reader while they continue the run.
+    for (const StructRef* next = proceed ? dec.curr() : nullptr;
+         next != nullptr && next->id.client == first_client && next->id.clock == struct_end(*cw) &&
+         next->kind != StructRef::Kind::kSkip;
+         next = dec.next()) {
+      writer.write(*cw, 0);
+      cw = dec.take();
+    }
+
+    std::pop_heap(heap.begin(), heap.end(), HeapLess{});
+    if (const StructRef* c = dec.curr(); c != nullptr) {
+      heap.back() = HeapEntry{c->id.client, c->id.clock, next_stamp--, ri};
+      std::push_heap(heap.begin(), heap.end(), HeapLess{});
+    } else {
+      heap.pop_back();
+      auto r = retire(dec);
+      if (!r) return r.error();
+      readers[ri].reset();
+    }
+  }
+  if (cw) writer.write(*cw, 0);
+  writer.finish();
+
+  ds.sort_and_merge();
+  auto w = updates_detail::write_delete_set_checked(encoder, ds);
+  if (!w) return w.error();
+  return encoder.to_bytes();
+}
+
+std::vector<ByteView> views(const std::vector<UpdateBytes>& updates) {
+  std::vector<ByteView> v;
+  v.reserve(updates.size());
+  for (const auto& u : updates) v.emplace_back(u);
+  return v;
+}
+
+}  // namespace
+
+Result<UpdateBytes> merge_updates(std::span<const ByteView> updates, const DecodeLimits& limits) {
+  return merge_updates_impl<UpdateDecoderV1, UpdateEncoderV1>(updates, limits);
+}
+Result<UpdateBytes> merge_updates_v2(std::span<const ByteView> updates,
+                                     const DecodeLimits& limits) {
+  return merge_updates_impl<UpdateDecoderV2, UpdateEncoderV2>(updates, limits);
+}
+Result<UpdateBytes> merge_updates(const std::vector<UpdateBytes>& updates,
+                                  const DecodeLimits& limits) {
+  const auto v = views(updates);
+  return merge_updates(std::span<const ByteView>(v), limits);
+}
+Result<UpdateBytes> merge_updates_v2(const std::vector<UpdateBytes>& updates,
+                                     const DecodeLimits& limits) {
+  const auto v = views(updates);
+  return merge_updates_v2(std::span<const ByteView>(v), limits);
+}
+
+}  // namespace corates::crdt
