@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install, build, and run every test suite.
-# Builds the release preset (unit tests, conformance against real Yjs) and the
-# asan preset (unit tests and fuzz corpora under ASan+UBSan), then runs them.
+# Builds the release preset (GCC: unit tests, conformance, CLI and server suites) and the
+# asan preset (clang, ASan+UBSan: unit tests, fuzz corpora, libFuzzer runs), then runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -14,8 +14,8 @@ export CTEST_PARALLEL_LEVEL="$(nproc)"
 status=0
 run() { echo "== $*"; "$@" || { echo "FAILED: $*"; status=1; }; }
 
-run ctest --test-dir build --output-on-failure --timeout 600
-run ctest --test-dir build-asan --output-on-failure --timeout 900
+run ctest --test-dir build --output-on-failure --timeout 600 -j"$(nproc)"
+run ctest --test-dir build-asan --output-on-failure --timeout 900 -j"$(nproc)"
 for suite in tests/*/run.sh; do
   [ -x "$suite" ] && run "$suite"
 done

@@ -130,5 +130,28 @@ for k in "${!total[@]}"; do
   [ "$t" -gt 0 ] && printf '  %-18s byte-identical to Yjs %d/%d (%d%%)\n' "$k" "$i" "$t" $((100 * i / t))
 done | sort
 echo "conformance took $(( $(date +%s) - t0 ))s; $skipped skipped (unsupported types)"
+
+# Known failures: seeds that expose an open bug, listed with the reason in
+# known_failures.txt. They are reported and not counted as failed; a new failing
+# seed fails the suite, and so does a listed seed that now passes (so the list
+# is kept honest: remove it once the bug is fixed).
+known_file="$here/known_failures.txt"
+if [ -z "$one_seed" ] && [ -f "$known_file" ]; then
+  mapfile -t failed_seeds < <(cat "$tmp"/run*.out 2>/dev/null | sed -nE 's/^FAIL seed ([0-9]+) .*/\1/p' | sort -un)
+  mapfile -t known_seeds < <(sed -nE 's/^([0-9]+)[[:space:]].*/\1/p' "$known_file" | sort -un)
+  known_hit=0
+  for k in "${known_seeds[@]}"; do
+    [ "$k" -ge "$start" ] && [ "$k" -lt $((start + seeds)) ] || continue
+    if printf '%s\n' "${failed_seeds[@]}" | grep -qx "$k"; then
+      known_hit=$((known_hit + 1))
+      echo "known failure, seed $k: $(grep -E "^$k[[:space:]]" "$known_file" | head -1 | cut -f2- -d' ')"
+    else
+      echo "run.sh: seed $k is listed in known_failures.txt but passes now: remove it from the list"
+      status=1
+    fi
+  done
+  failed=$((failed - known_hit))
+  [ "$known_hit" -gt 0 ] && echo "$known_hit known failures not counted (tests/conformance/known_failures.txt)"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
