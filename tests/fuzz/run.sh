@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${FUZZ_SECONDS:-20}"
-export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/corates-sync-ccache}" CCACHE_BASEDIR="$PWD"
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/corates-sync-ccache}" CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset asan >/dev/null && cmake --build --preset asan -- -j"$(nproc)" >/dev/null || {
   echo "fuzz build failed"; echo "0 passed, 1 failed"; exit 1; }
 passed=0; failed=0
