@@ -5,7 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include <array>
+#include <type_traits>
+#include <variant>
+#include <vector>
 #include <charconv>
 #include <cctype>
 #include <limits>
@@ -14,25 +16,75 @@
 namespace corates::server {
 namespace {
 
-constexpr std::array<ConfigKey, 17> kKeys{{
-    {"listen", "HOST:PORT to listen on (PORT 0 picks a free port)"},
-    {"data", "data directory (SQLite database corates.sqlite3 inside)"},
-    {"threads", "I/O threads; 0 = number of cores"},
-    {"max_message_bytes", "largest WebSocket message; larger ones close the connection with 4413"},
-    {"max_body_bytes", "largest HTTP request body; larger ones get 413"},
-    {"max_connections", "WebSocket connections at most; further upgrades get 503"},
-    {"handshake_timeout_ms", "WebSocket handshake timeout"},
-    {"idle_timeout_ms", "close a silent connection after this; pings go out at half of it"},
-    {"send_queue_messages", "messages queued per connection before its queue is collapsed"},
-    {"send_queue_bytes", "bytes queued per connection before its queue is collapsed"},
-    {"room_idle_unload_ms", "unload a document this long after its last connection left"},
-    {"compact_after_updates", "compact a document when its update log tail has this many entries"},
-    {"compact_after_bytes", "compact a document when its update log tail has this many bytes"},
-    {"shutdown_timeout_ms", "on SIGTERM/SIGINT, wait at most this long for connections to close"},
-    {"log_level", "trace, debug, info, warn, error or off"},
-    {"log_format", "text or json (one JSON object per line)"},
-    {"config", "TOML file with any of these keys (flag/env only)"},
-}};
+// How a key is stored in ServerConfig. Each key is one line in kKeys below,
+// so parts of the server add their keys without touching anything else.
+struct Size { std::size_t ServerConfig::*field; std::uint64_t min; std::uint64_t max; };
+struct Millis { std::chrono::milliseconds ServerConfig::*field; };
+struct Flag { bool ServerConfig::*field; };
+struct Text { std::string ServerConfig::*field; };
+struct Special {};  // listen, data, log_level, log_format, config: parsed by hand
+using Binding = std::variant<Size, Millis, Flag, Text, Special>;
+
+struct KeyDef {
+  ConfigKey key;
+  Binding binding;
+};
+
+constexpr std::uint64_t kMaxSize = std::uint64_t{1} << 40;
+
+const std::vector<KeyDef>& key_defs() {
+  using C = ServerConfig;
+  static const std::vector<KeyDef> defs{
+      {{"listen", "HOST:PORT to listen on (PORT 0 picks a free port)"}, Special{}},
+      {{"data", "data directory (SQLite database corates.sqlite3 inside)"}, Special{}},
+      {{"threads", "I/O threads; 0 = number of cores"}, Size{&C::threads, 0, 1024}},
+      {{"max_message_bytes", "largest WebSocket message; larger ones close the connection with 4413"},
+       Size{&C::max_message_bytes, 64, kMaxSize}},
+      {{"max_body_bytes", "largest HTTP request body; larger ones get 413"}, Size{&C::max_body_bytes, 64, kMaxSize}},
+      {{"max_connections", "WebSocket connections at most; further upgrades get 503"},
+       Size{&C::max_connections, 1, kMaxSize}},
+      {{"handshake_timeout_ms", "WebSocket handshake timeout"}, Millis{&C::handshake_timeout}},
+      {{"idle_timeout_ms", "close a silent connection after this; pings go out at half of it"},
+       Millis{&C::idle_timeout}},
+      {{"send_queue_messages", "messages queued per connection before its queue is collapsed"},
+       Size{&C::send_queue_messages, 2, kMaxSize}},
+      {{"send_queue_bytes", "bytes queued per connection before its queue is collapsed"},
+       Size{&C::send_queue_bytes, 1024, kMaxSize}},
+      {{"room_idle_unload_ms", "unload a document this long after its last connection left"},
+       Millis{&C::room_idle_unload}},
+      {{"compact_after_updates", "compact a document when its update log tail has this many entries"},
+       Size{&C::compact_after_updates, 1, kMaxSize}},
+      {{"compact_after_bytes", "compact a document when its update log tail has this many bytes"},
+       Size{&C::compact_after_bytes, 1, kMaxSize}},
+      {{"shutdown_timeout_ms", "on SIGTERM/SIGINT, wait at most this long for connections to close"},
+       Millis{&C::shutdown_timeout}},
+      {{"log_level", "trace, debug, info, warn, error or off"}, Special{}},
+      {{"log_format", "text or json (one JSON object per line)"}, Special{}},
+      // ---- sync server (rooms, awareness, extensions)
+      // ---- versions and metadata (http/versioning)
+      // ---- sessions and access control (auth/)
+      // ---- rate limits (limits/)
+      // ---- operation queue (ops/)
+      {{"config", "TOML file with any of these keys (flag/env only)"}, Special{}},
+  };
+  return defs;
+}
+
+const std::vector<ConfigKey>& key_list() {
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> out;
+    for (const KeyDef& d : key_defs()) out.push_back(d.key);
+    return out;
+  }();
+  return keys;
+}
+
+const KeyDef* find_key(std::string_view name) {
+  for (const KeyDef& d : key_defs()) {
+    if (d.key.name == name) return &d;
+  }
+  return nullptr;
+}
 
 Result<std::uint64_t> parse_uint(std::string_view key, std::string_view v, std::uint64_t max) {
   std::uint64_t out = 0;
@@ -48,7 +100,7 @@ Result<std::uint64_t> parse_uint(std::string_view key, std::string_view v, std::
 
 }  // namespace
 
-std::span<const ConfigKey> config_keys() { return kKeys; }
+std::span<const ConfigKey> config_keys() { return key_list(); }
 
 std::string env_name(std::string_view key) {
   std::string out = "CORATES_";
@@ -59,43 +111,24 @@ std::string env_name(std::string_view key) {
 std::string config_value(const ServerConfig& c, std::string_view key) {
   if (key == "listen") return c.host + ":" + std::to_string(c.port);
   if (key == "data") return c.data_dir;
-  if (key == "threads") return std::to_string(c.threads);
-  if (key == "max_message_bytes") return std::to_string(c.max_message_bytes);
-  if (key == "max_body_bytes") return std::to_string(c.max_body_bytes);
-  if (key == "max_connections") return std::to_string(c.max_connections);
-  if (key == "handshake_timeout_ms") return std::to_string(c.handshake_timeout.count());
-  if (key == "idle_timeout_ms") return std::to_string(c.idle_timeout.count());
-  if (key == "send_queue_messages") return std::to_string(c.send_queue_messages);
-  if (key == "send_queue_bytes") return std::to_string(c.send_queue_bytes);
-  if (key == "room_idle_unload_ms") return std::to_string(c.room_idle_unload.count());
-  if (key == "compact_after_updates") return std::to_string(c.compact_after_updates);
-  if (key == "compact_after_bytes") return std::to_string(c.compact_after_bytes);
-  if (key == "shutdown_timeout_ms") return std::to_string(c.shutdown_timeout.count());
   if (key == "log_level") return c.log_level;
   if (key == "log_format") return c.log_format;
-  return {};
+  const KeyDef* def = find_key(key);
+  if (def == nullptr) return {};
+  return std::visit(
+      [&](const auto& b) -> std::string {
+        using B = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<B, Size>) return std::to_string(c.*b.field);
+        else if constexpr (std::is_same_v<B, Millis>) return std::to_string((c.*b.field).count());
+        else if constexpr (std::is_same_v<B, Flag>) return c.*b.field ? "true" : "false";
+        else if constexpr (std::is_same_v<B, Text>) return c.*b.field;
+        else return {};
+      },
+      def->binding);
 }
 
 Result<void> set_config_value(ServerConfig& c, std::string_view key, std::string_view v) {
-  constexpr std::uint64_t kMaxSize = std::uint64_t{1} << 40;
   constexpr std::uint64_t kMaxMs = std::uint64_t{1} << 31;
-  auto size = [&](std::size_t& field, std::uint64_t min) -> Result<void> {
-    auto r = parse_uint(key, v, kMaxSize);
-    if (!r) return r.error();
-    if (*r < min) {
-      return fail(ErrorCode::kInvalidArgument,
-                  std::string(key) + ": must be at least " + std::to_string(min));
-    }
-    field = static_cast<std::size_t>(*r);
-    return {};
-  };
-  auto millis = [&](std::chrono::milliseconds& field) -> Result<void> {
-    auto r = parse_uint(key, v, kMaxMs);
-    if (!r) return r.error();
-    if (*r == 0) return fail(ErrorCode::kInvalidArgument, std::string(key) + ": must be positive");
-    field = std::chrono::milliseconds(static_cast<std::int64_t>(*r));
-    return {};
-  };
   if (key == "listen") {
     const std::size_t colon = v.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
@@ -114,23 +147,6 @@ Result<void> set_config_value(ServerConfig& c, std::string_view key, std::string
     c.data_dir = std::string(v);
     return {};
   }
-  if (key == "threads") {
-    auto r = parse_uint(key, v, 1024);
-    if (!r) return r.error();
-    c.threads = static_cast<std::size_t>(*r);
-    return {};
-  }
-  if (key == "max_message_bytes") return size(c.max_message_bytes, 64);
-  if (key == "max_body_bytes") return size(c.max_body_bytes, 64);
-  if (key == "max_connections") return size(c.max_connections, 1);
-  if (key == "handshake_timeout_ms") return millis(c.handshake_timeout);
-  if (key == "idle_timeout_ms") return millis(c.idle_timeout);
-  if (key == "send_queue_messages") return size(c.send_queue_messages, 2);
-  if (key == "send_queue_bytes") return size(c.send_queue_bytes, 1024);
-  if (key == "room_idle_unload_ms") return millis(c.room_idle_unload);
-  if (key == "compact_after_updates") return size(c.compact_after_updates, 1);
-  if (key == "compact_after_bytes") return size(c.compact_after_bytes, 1);
-  if (key == "shutdown_timeout_ms") return millis(c.shutdown_timeout);
   if (key == "log_level") {
     if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" && v != "off") {
       return fail(ErrorCode::kInvalidArgument, "log_level: expected trace|debug|info|warn|error|off");
@@ -143,7 +159,40 @@ Result<void> set_config_value(ServerConfig& c, std::string_view key, std::string
     c.log_format = std::string(v);
     return {};
   }
-  return fail(ErrorCode::kInvalidArgument, "unknown configuration key '" + std::string(key) + "'");
+  const KeyDef* def = find_key(key);
+  if (def == nullptr || key == "config") {
+    return fail(ErrorCode::kInvalidArgument, "unknown configuration key '" + std::string(key) + "'");
+  }
+  return std::visit(
+      [&](const auto& b) -> Result<void> {
+        using B = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<B, Size>) {
+          auto r = parse_uint(key, v, b.max);
+          if (!r) return r.error();
+          if (*r < b.min) {
+            return fail(ErrorCode::kInvalidArgument, std::string(key) + ": must be at least " + std::to_string(b.min));
+          }
+          c.*b.field = static_cast<std::size_t>(*r);
+          return {};
+        } else if constexpr (std::is_same_v<B, Millis>) {
+          auto r = parse_uint(key, v, kMaxMs);
+          if (!r) return r.error();
+          if (*r == 0) return fail(ErrorCode::kInvalidArgument, std::string(key) + ": must be positive");
+          c.*b.field = std::chrono::milliseconds(static_cast<std::int64_t>(*r));
+          return {};
+        } else if constexpr (std::is_same_v<B, Flag>) {
+          if (v == "true" || v == "1" || v == "yes") c.*b.field = true;
+          else if (v == "false" || v == "0" || v == "no") c.*b.field = false;
+          else return fail(ErrorCode::kInvalidArgument, std::string(key) + ": expected true or false");
+          return {};
+        } else if constexpr (std::is_same_v<B, Text>) {
+          c.*b.field = std::string(v);
+          return {};
+        } else {
+          return fail(ErrorCode::kInvalidArgument, "unknown configuration key '" + std::string(key) + "'");
+        }
+      },
+      def->binding);
 }
 
 Result<ServerConfig> load_config(std::string_view config_file, const EnvLookup& getenv,
@@ -169,12 +218,14 @@ Result<ServerConfig> load_config(std::string_view config_file, const EnvLookup& 
       std::string text;
       if (auto s = node.value_exact<std::string>()) {
         text = *s;
+      } else if (auto b = node.value_exact<bool>()) {
+        text = *b ? "true" : "false";
       } else if (auto i = node.value_exact<std::int64_t>()) {
         if (*i < 0) return fail(ErrorCode::kInvalidValue, std::string(config_file) + ": " + std::string(key) + " must not be negative");
         text = std::to_string(*i);
       } else {
         return fail(ErrorCode::kInvalidValue,
-                    std::string(config_file) + ": " + std::string(key) + ": expected a string or an integer");
+                    std::string(config_file) + ": " + std::string(key) + ": expected a string, an integer or a boolean");
       }
       if (key == "config") return fail(ErrorCode::kInvalidValue, std::string(config_file) + ": 'config' cannot be set in a file");
       if (auto r = set_config_value(c, key, text); !r) {
@@ -182,7 +233,7 @@ Result<ServerConfig> load_config(std::string_view config_file, const EnvLookup& 
       }
     }
   }
-  for (const ConfigKey& k : kKeys) {
+  for (const ConfigKey& k : key_list()) {
     if (k.name == "config") continue;
     if (auto v = getenv(env_name(k.name))) {
       if (auto r = set_config_value(c, k.name, *v); !r) {

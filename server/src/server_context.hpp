@@ -15,11 +15,20 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace corates::server {
 
 class RoomRegistry;
 class WsSession;
+class RouteTable;
+class WsGate;
+// Components of later parts; each lives in its own folder and is created in
+// server.cpp. shared_ptr so this header needs only their names.
+class AuthService;     // auth/: accounts, sessions, tokens, per-document roles
+class VersionPolicy;   // http/versioning: metadata, client versions (reloadable)
+class RateLimiter;     // limits/: token buckets
+class OpService;       // ops/: the operation queue
 
 // Open WebSocket sessions, for the shutdown that closes them with 1001. The
 // lock is held only to insert, erase or copy the weak pointers out.
@@ -41,6 +50,12 @@ struct ServerContext {
   Metrics metrics;
   RoomRegistry* rooms = nullptr;
   SessionRegistry sessions;
+  std::shared_ptr<RouteTable> routes;               // every HTTP route (http/route_table.hpp)
+  std::vector<std::shared_ptr<WsGate>> ws_gates;    // run in order at each WebSocket upgrade
+  std::shared_ptr<AuthService> auth;
+  std::shared_ptr<VersionPolicy> versions;
+  std::shared_ptr<RateLimiter> limiter;
+  std::shared_ptr<OpService> ops;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> ws_reserved{0};  // sessions counted against max_connections
   std::atomic<std::uint64_t> next_id{1};    // connection and request ids

@@ -9,6 +9,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/json.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -100,8 +101,33 @@ void HttpSession::upgrade(http::request<http::string_body> req, const std::strin
     ctx_.metrics.connections_refused.fetch_add(1, std::memory_order_relaxed);
     return refuse(503, "TOO_MANY_CONNECTIONS", "maximum number of connections reached");
   }
+  auto info = std::make_shared<ConnectionInfo>();
+  info->doc_name = *name;
+  info->client_ip = remote_ip();
+  for (const auto& gate : ctx_.ws_gates) {
+    if (auto refusal = gate->admit(req, *info)) {
+      ctx_.ws_reserved.fetch_sub(1);
+      spdlog::info("ws upgrade {} refused by {}: {} {} request_id={}", target, gate->name(), refusal->status,
+                   refusal->message, rid);
+      auto res = error_response(refusal->status, refusal->code, refusal->message, rid, req.version(), false);
+      if (!refusal->extra.empty()) {
+        auto body = boost::json::parse(res.body());
+        for (auto& [k, v] : refusal->extra) body.at("error").as_object()[k] = v;
+        res.body() = boost::json::serialize(body);
+      }
+      for (auto& [k, v] : refusal->headers) res.set(k, v);
+      res.prepare_payload();
+      return write(std::move(res));
+    }
+  }
   auto room = ctx_.rooms->acquire(*name);
-  std::make_shared<WsSession>(ctx_, std::move(stream_), std::move(room))->run(std::move(req));
+  std::make_shared<WsSession>(ctx_, std::move(stream_), std::move(room), std::move(info))->run(std::move(req));
+}
+
+std::string HttpSession::remote_ip() const {
+  boost::system::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  return ec ? std::string{} : ep.address().to_string();
 }
 
 void HttpSession::write(http::response<http::string_body> res) {

@@ -28,6 +28,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void write(boost::beast::http::response<boost::beast::http::string_body> res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t n);
   void do_shutdown();
+  std::string remote_ip() const;
 
   ServerContext& ctx_;
   boost::beast::tcp_stream stream_;

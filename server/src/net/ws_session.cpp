@@ -18,12 +18,14 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::uint16_t kCloseTooLarge = 4413;
 constexpr std::uint16_t kCloseMalformed = 4400;
+constexpr std::uint16_t kCloseRateLimited = 4429;
 // A second collapse this soon after the first means the consumer cannot keep up.
 constexpr auto kCollapseWindow = std::chrono::seconds(10);
 }  // namespace
 
-WsSession::WsSession(ServerContext& ctx, beast::tcp_stream&& stream, std::shared_ptr<Room> room)
-    : ctx_(ctx), id_(ctx.next_id.fetch_add(1)), ws_(std::move(stream)), room_(std::move(room)) {}
+WsSession::WsSession(ServerContext& ctx, beast::tcp_stream&& stream, std::shared_ptr<Room> room,
+                     std::shared_ptr<ConnectionInfo> info)
+    : ctx_(ctx), id_(ctx.next_id.fetch_add(1)), ws_(std::move(stream)), room_(std::move(room)), info_(std::move(info)) {}
 
 WsSession::~WsSession() {
   if (open_) ctx_.metrics.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -99,6 +101,11 @@ void WsSession::on_read(beast::error_code ec, std::size_t n) {
     ctx_.metrics.protocol_error(ProtocolError::kBinaryExpected);
     buffer_.consume(buffer_.size());
     do_close(kCloseMalformed, "binary messages expected");
+    return do_read();
+  }
+  if (info_->allow_message && !info_->allow_message()) {
+    buffer_.consume(buffer_.size());
+    do_close(kCloseRateLimited, "rate limited");
     return do_read();
   }
   const auto data = buffer_.cdata();

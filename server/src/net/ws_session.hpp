@@ -4,6 +4,7 @@
 // timeouts and keep-alive pings. Messages go to its room; the room sends back
 // through Peer::send (thread-safe, posts here).
 
+#include "net/connection_info.hpp"
 #include "rooms/peer.hpp"
 #include "server_context.hpp"
 
@@ -24,7 +25,8 @@ class Room;
 class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
  public:
   // The caller has reserved a slot in ctx.ws_reserved; the session frees it.
-  WsSession(ServerContext& ctx, boost::beast::tcp_stream&& stream, std::shared_ptr<Room> room);
+  WsSession(ServerContext& ctx, boost::beast::tcp_stream&& stream, std::shared_ptr<Room> room,
+            std::shared_ptr<ConnectionInfo> info);
   ~WsSession() override;
 
   // Accepts the upgrade request (already read by the HTTP session).
@@ -33,6 +35,9 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   std::uint64_t id() const override { return id_; }
   void send(SharedBytes frame, FrameKind kind) override;
   void close(std::uint16_t code, std::string reason) override;
+  const ConnectionInfo& info() const override { return *info_; }
+  // For live changes (a role change, a revoked session): role is atomic.
+  ConnectionInfo& mutable_info() { return *info_; }
 
   // After the I/O threads stopped: drops the room (breaking the room <->
   // session cycle of a connection that never finished closing).
@@ -57,6 +62,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<Room> room_;
+  std::shared_ptr<ConnectionInfo> info_;
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;

@@ -9,6 +9,8 @@
 
 namespace corates::server {
 
+struct ConnectionInfo;
+
 using Bytes = std::vector<std::uint8_t>;
 using SharedBytes = std::shared_ptr<const Bytes>;
 
@@ -27,6 +29,8 @@ class Peer {
   // Thread-safe, never blocks.
   virtual void send(SharedBytes frame, FrameKind kind) = 0;
   virtual void close(std::uint16_t code, std::string reason) = 0;
+  // Who is connected and what they asked for (net/connection_info.hpp).
+  virtual const ConnectionInfo& info() const = 0;
 };
 
 }  // namespace corates::server

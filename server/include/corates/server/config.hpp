@@ -2,6 +2,7 @@
 // Configuration of `corates-sync serve`. Every key has a default, can be set
 // in a TOML file (same key names, top level), by an environment variable
 // CORATES_<KEY> (key upper-cased) and by a flag --<key with '-' for '_'>;
+// each key is one line in the table in config.cpp;
 // later sources win: defaults < file < environment < flags.
 // Pure data and parsing; no I/O except reading the TOML file.
 
@@ -37,6 +38,11 @@ struct ServerConfig {
   std::chrono::milliseconds shutdown_timeout{10000};
   std::string log_level = "info";                 // trace|debug|info|warn|error|off
   std::string log_format = "text";                // text|json
+  // ---- sync server (rooms, awareness, extensions)
+  // ---- versions and metadata (http/versioning)
+  // ---- sessions and access control (auth/)
+  // ---- rate limits (limits/)
+  // ---- operation queue (ops/)
 };
 
 // One configuration key, for --help and the flag/env/file plumbing.
