@@ -25,7 +25,8 @@ export function startServer ({ dataDir, listen = '127.0.0.1:0', extraArgs = [], 
   return new Promise((resolve, reject) => {
     const proc = spawn(BIN, ['serve', '--listen', listen, '--data', dataDir, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { CORATES_LOG_LEVEL: 'warn', ...process.env, ...env }
+      // Protocol tests run the server open; tests/auth covers sessions and roles.
+      env: { CORATES_LOG_LEVEL: 'warn', CORATES_AUTH_REQUIRED: 'false', ...process.env, ...env }
     })
     let out = ''
     let err = ''
