@@ -14,6 +14,9 @@ export CTEST_PARALLEL_LEVEL="$(nproc)"
 status=0
 run() { echo "== $*"; "$@" || { echo "FAILED: $*"; status=1; }; }
 
+# Contract drift (openapi.json, TypeScript types), redocly lint, documented error codes.
+run ./scripts/check-contracts.sh
+
 run ctest --test-dir build --output-on-failure --timeout 600 -j"$(nproc)"
 run ctest --test-dir build-asan --output-on-failure --timeout 900 -j"$(nproc)"
 for suite in tests/*/run.sh; do

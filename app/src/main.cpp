@@ -1,7 +1,9 @@
 // corates-sync: the command-line entry point. Subcommands register themselves
 // here; errors go to stderr with exit status 2 for bad input, 1 otherwise.
 #include "commands.hpp"
+#include "openapi_command.hpp"
 #include "serve_command.hpp"
+#include "token_command.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "corates-sync 0.1.0");
   corates::app::register_update_commands(app);
   corates::app::register_serve_command(app);
+  corates::app::register_token_command(app);
+  corates::app::register_openapi_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -22,6 +26,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (corates::app::serve_selected()) return corates::app::run_serve();
+    if (corates::app::token_selected()) return corates::app::run_token();
+    if (corates::app::openapi_selected()) return corates::app::run_openapi();
     return corates::app::run_selected(app);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "corates-sync: %s\n", e.what());

@@ -9,6 +9,7 @@
 #include "corates/crdt/update_decoder.hpp"
 #include "corates/crdt/update_encoder.hpp"
 #include "test_hex.hpp"
+#include "transcode.hpp"
 #include "vectors/lib0_vectors.inc"
 
 namespace corates::crdt {
@@ -17,6 +18,7 @@ namespace {
 using lib0_vectors::Op;
 using test::from_hex;
 using test::to_hex;
+using test::transcode;
 
 std::string any_hex(const lib0::Any& v) {
   lib0::Encoder e;
@@ -328,107 +330,6 @@ TEST(UpdateCodec, DsDecoderV2RejectsClockOverflow) {
   d.read_ds_len();
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error()->code, ErrorCode::kVarintOverflow);
-}
-
-// Copies a whole update field by field (the struct layout of Yjs's
-// readClientsStructRefs / writeStructs and the delete set). Returns false on
-// a decoding error or an unknown content kind.
-template <class D, class E>
-bool transcode(D& d, E& e) {
-  auto& rd = d.rest_decoder();
-  auto& re = e.rest_encoder();
-  const std::uint64_t clients = rd.read_var_uint();
-  re.write_var_uint(clients);
-  for (std::uint64_t c = 0; c < clients && d.ok(); ++c) {
-    const std::uint64_t structs = rd.read_var_uint();
-    re.write_var_uint(structs);
-    e.write_client(d.read_client());
-    re.write_var_uint(rd.read_var_uint());  // first clock
-    for (std::uint64_t s = 0; s < structs && d.ok(); ++s) {
-      const std::uint8_t info = d.read_info();
-      e.write_info(info);
-      switch (info & 31) {
-        case 0:
-          e.write_len(d.read_len());
-          continue;  // GC
-        case 10:
-          re.write_var_uint(rd.read_var_uint());
-          continue;  // Skip
-        default:
-          break;
-      }
-      if (info & 0x80) e.write_left_id(d.read_left_id());
-      if (info & 0x40) e.write_right_id(d.read_right_id());
-      if ((info & 0xC0) == 0) {
-        const bool ykey = d.read_parent_info();
-        e.write_parent_info(ykey);
-        if (ykey) {
-          e.write_string(d.read_string());
-        } else {
-          e.write_left_id(d.read_left_id());
-        }
-        if (info & 0x20) e.write_string(d.read_string());
-      }
-      switch (info & 31) {
-        case 1:
-          e.write_len(d.read_len());
-          break;   // Deleted
-        case 2: {  // JSON
-          const std::uint64_t n = d.read_len();
-          e.write_len(n);
-          for (std::uint64_t i = 0; i < n && d.ok(); ++i) e.write_string(d.read_string());
-          break;
-        }
-        case 3:
-          e.write_buf(d.read_buf());
-          break;  // Binary
-        case 4:
-          e.write_string(d.read_string());
-          break;  // String
-        case 5:
-          e.write_json(d.read_json());
-          break;  // Embed
-        case 6:   // Format
-          e.write_key(d.read_key());
-          e.write_json(d.read_json());
-          break;
-        case 7: {  // Type
-          const std::uint8_t ref = d.read_type_ref();
-          e.write_type_ref(ref);
-          if (ref == 3 || ref == 5) e.write_key(d.read_key());  // XmlElement name, XmlHook name
-          break;
-        }
-        case 8: {  // Any
-          const std::uint64_t n = d.read_len();
-          e.write_len(n);
-          for (std::uint64_t i = 0; i < n && d.ok(); ++i) e.write_any(d.read_any());
-          break;
-        }
-        case 9:  // Doc
-          e.write_string(d.read_string());
-          e.write_any(d.read_any());
-          break;
-        default:
-          return false;
-      }
-    }
-  }
-  const std::uint64_t ds_clients = rd.read_var_uint();
-  re.write_var_uint(ds_clients);
-  for (std::uint64_t c = 0; c < ds_clients && d.ok(); ++c) {
-    d.reset_ds_cur_val();
-    e.reset_ds_cur_val();
-    re.write_var_uint(rd.read_var_uint());
-    const std::uint64_t n = rd.read_var_uint();
-    re.write_var_uint(n);
-    for (std::uint64_t i = 0; i < n && d.ok(); ++i) {
-      e.write_ds_clock(d.read_ds_clock());
-      const std::uint64_t len = d.read_ds_len();
-      if (!d.ok()) break;
-      e.write_ds_len(len);
-    }
-  }
-  return d.ok() && !rd.has_content();
 }
 
 TEST(UpdateCodec, TranscodesYjsDocumentsByteForByte) {

@@ -84,11 +84,11 @@ std::vector<AwarenessEntry> Awareness::remove(const std::vector<std::uint64_t>& 
   return out;
 }
 
-std::vector<std::uint64_t> Awareness::outdated(std::int64_t now_ms) const {
+std::vector<std::uint64_t> Awareness::outdated(std::int64_t now_ms, std::int64_t timeout_ms) const {
   std::vector<std::uint64_t> out;
   for (const auto& [client, state] : states_) {
     auto it = meta_.find(client);
-    if (it != meta_.end() && now_ms - it->second.last_updated_ms >= kOutdatedTimeoutMs)
+    if (it != meta_.end() && now_ms - it->second.last_updated_ms >= timeout_ms)
       out.push_back(client);
   }
   return out;

@@ -61,10 +61,55 @@ const std::vector<KeyDef>& key_defs() {
       {{"log_level", "trace, debug, info, warn, error or off"}, Special{}},
       {{"log_format", "text or json (one JSON object per line)"}, Special{}},
       // ---- sync server (rooms, awareness, extensions)
+      {{"awareness_timeout_ms", "drop (and announce the removal of) awareness states silent this long"},
+       Millis{&C::awareness_timeout}},
       // ---- versions and metadata (http/versioning)
+      {{"api_version", "API version (SemVer), sent as X-API-Version and in /api/metadata"}, Text{&C::api_version}},
+      {{"min_supported_client", "oldest client version served (SemVer); older ones get 426; reloadable"},
+       Text{&C::min_supported_client}},
+      {{"recommended_client", "older clients get a Deprecation header (SemVer); reloadable"},
+       Text{&C::recommended_client}},
+      {{"cache_version", "X-Cache-Version: clients drop their caches when it changes; reloadable"},
+       Text{&C::cache_version}},
+      {{"require_client_version", "refuse requests without X-Client-Version (426); reloadable"},
+       Flag{&C::require_client_version}},
+      {{"features", "extra capability flags for /api/metadata, comma-separated; reloadable"}, Text{&C::features}},
+      {{"ws_extensions", "WebSocket extensions offered (ack, epoch), comma-separated; reloadable"},
+       Text{&C::ws_extensions}},
       // ---- sessions and access control (auth/)
+      {{"auth_required", "require a session for every document and mutation (false: run open)"},
+       Flag{&C::auth_required}},
+      {{"session_ttl_ms", "session lifetime after sign-in or refresh"}, Millis{&C::session_ttl}},
+      {{"jwt_hs256_secret", "shared secret for HS256 identity-provider tokens (\"\" = off)"},
+       Text{&C::jwt_hs256_secret}},
+      {{"jwt_public_key_file", "PEM public key for RS256/ES256/EdDSA identity-provider tokens"},
+       Text{&C::jwt_public_key_file}},
+      {{"jwt_jwks_file", "JWKS file with the identity provider's public keys"}, Text{&C::jwt_jwks_file}},
+      {{"jwt_issuer", "required iss of identity-provider tokens (\"\" = not checked)"}, Text{&C::jwt_issuer}},
+      {{"jwt_audience", "required aud of identity-provider tokens (\"\" = not checked)"}, Text{&C::jwt_audience}},
       // ---- rate limits (limits/)
+      {{"rate_user_read", "per-user rate of read requests: RATE/s|min|h [burst N], or off; reloadable"},
+       Text{&C::rate_user_read}},
+      {{"rate_user_write", "per-user rate of write requests"}, Text{&C::rate_user_write}},
+      {{"rate_user_auth", "per-user rate of session requests"}, Text{&C::rate_user_auth}},
+      {{"rate_user_ops", "per-user rate of op-queue requests"}, Text{&C::rate_user_ops}},
+      {{"rate_ip_read", "per-address rate of read requests"}, Text{&C::rate_ip_read}},
+      {{"rate_ip_write", "per-address rate of write requests"}, Text{&C::rate_ip_write}},
+      {{"rate_ip_auth", "per-address rate of sign-in and session requests"}, Text{&C::rate_ip_auth}},
+      {{"rate_ip_ops", "per-address rate of op-queue requests"}, Text{&C::rate_ip_ops}},
+      {{"rate_ws_messages", "per-connection WebSocket message rate; beyond it the connection closes with 4429"},
+       Text{&C::rate_ws_messages}},
+      {{"signin_failures_per_account", "failed sign-ins per account per window before 429"},
+       Size{&C::signin_failures_per_account, 1, kMaxSize}},
+      {{"signin_failures_per_ip", "failed sign-ins per address per window before 429"},
+       Size{&C::signin_failures_per_ip, 1, kMaxSize}},
+      {{"signin_failure_window_s", "window (seconds) over which failed sign-ins are forgotten"},
+       Size{&C::signin_failure_window_s, 1, 86400 * 30}},
+      {{"rate_limit_max_buckets", "rate-limit buckets kept at most (memory bound)"},
+       Size{&C::rate_limit_max_buckets, 16, kMaxSize}},
       // ---- operation queue (ops/)
+      {{"ops_max_batch", "ops per POST /api/sync/ops at most; more get 413 BATCH_TOO_LARGE"}, Size{&C::ops_max_batch, 1, 100000}},
+      {{"ops_events_hold_ms", "how long GET /api/sync/events waits for a new checkpoint before it ends the stream"}, Millis{&C::ops_events_hold}},
       {{"config", "TOML file with any of these keys (flag/env only)"}, Special{}},
   };
   return defs;
@@ -198,6 +243,8 @@ Result<void> set_config_value(ServerConfig& c, std::string_view key, std::string
 Result<ServerConfig> load_config(std::string_view config_file, const EnvLookup& getenv,
                                  const std::map<std::string, std::string>& flags) {
   ServerConfig c;
+  c.source_file = std::string(config_file);
+  c.source_flags = flags;
   if (!config_file.empty()) {
     std::ifstream in{std::string(config_file), std::ios::binary};
     if (!in) return fail(ErrorCode::kIo, std::string(config_file) + ": cannot open for reading");

@@ -1,7 +1,14 @@
 #include "corates/server/server.hpp"
 
+#include "auth/auth_service.hpp"
+#include "http/openapi.hpp"
+#include "http/route_table.hpp"
+#include "http/schema_validator.hpp"
+#include "http/versioning.hpp"
+#include "limits/rate_limiter.hpp"
 #include "net/http_session.hpp"
 #include "net/ws_session.hpp"
+#include "ops/op_service.hpp"
 #include "rooms/room.hpp"
 #include "server_context.hpp"
 
@@ -76,6 +83,7 @@ struct Server::Impl {
   std::unique_ptr<RoomRegistry> rooms;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::signal_set> signals;
+  std::unique_ptr<asio::signal_set> hangup;  // SIGHUP: reload the configuration
   std::unique_ptr<asio::steady_timer> retry_timer;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
@@ -87,6 +95,17 @@ struct Server::Impl {
   bool signalled = false;
   bool started = false;
   bool stopped = false;
+
+  void do_hangup() {
+    hangup->async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      spdlog::info("SIGHUP received, reloading the configuration");
+      if (auto r = reload_config_from_source(*ctx); !r) {
+        spdlog::error("config reload refused, keeping the running settings: {}", r.error().message);
+      }
+      do_hangup();
+    });
+  }
 
   void do_accept() {
     acceptor->async_accept(asio::make_strand(*ioc), [this](boost::system::error_code ec, tcp::socket socket) {
@@ -127,6 +146,40 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config) {
   impl->ctx = std::make_unique<ServerContext>(config, *impl->ioc, *impl->store);
   impl->rooms = std::make_unique<RoomRegistry>(*impl->ctx);
   impl->ctx->rooms = impl->rooms.get();
+  // Every HTTP route, declared once (http/route_table.hpp); the schemas are
+  // compiled now, not at the first request.
+  contract_schemas();
+  impl->ctx->routes = std::make_shared<RouteTable>();
+  add_all_routes(*impl->ctx->routes);
+  // ---- versions and metadata (http/versioning): the first stage and gate.
+  {
+    auto versions = VersionSettings::from_config(impl->ctx->config);
+    if (!versions) return versions.error();
+    if (auto ok = validate_rate_limits(impl->ctx->config); !ok) return ok.error();
+    set_live_version_headers(*versions);
+    impl->ctx->versions = std::make_shared<VersionPolicy>(std::move(*versions));
+    impl->ctx->routes->add_stage(make_version_stage(*impl->ctx));
+    impl->ctx->ws_gates.push_back(make_version_gate(*impl->ctx));
+  }
+  // ---- sessions and access control (auth/); its stage runs after the version
+  // gate and before rate limits (stages run in registration order).
+  if (impl->ctx->config.auth_required) {
+    auto auth = AuthService::create(*impl->ctx);
+    if (!auth) return auth.error();
+    impl->ctx->auth = std::move(*auth);
+    impl->ctx->routes->add_stage(make_auth_stage(*impl->ctx));
+    impl->ctx->ws_gates.push_back(make_auth_gate(*impl->ctx));
+  }
+  // ---- rate limits (limits/): after auth, so buckets are per user.
+  impl->ctx->limiter = std::make_shared<RateLimiter>(RateLimits::from_config(impl->ctx->config));
+  impl->ctx->routes->add_stage(make_rate_limit_stage(*impl->ctx));
+  impl->ctx->ws_gates.push_back(make_rate_limit_gate(*impl->ctx));
+  // ---- operation queue (ops/): <data>/ops.sqlite3 and the built-in op types.
+  {
+    auto ops = OpService::open(*impl->ctx);
+    if (!ops) return ops.error();
+    impl->ctx->ops = std::move(*ops);
+  }
 
   impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ioc);
   impl->retry_timer = std::make_unique<asio::steady_timer>(*impl->ioc);
@@ -150,6 +203,7 @@ Server::~Server() {
   // Rooms and sessions die with the handlers that hold them, while the
   // context they point to is still alive.
   s.signals.reset();
+  s.hangup.reset();
   s.retry_timer.reset();
   s.acceptor.reset();
   s.rooms.reset();
@@ -177,6 +231,8 @@ void Server::start() {
     s.signalled = true;
     s.cv.notify_all();
   });
+  s.hangup = std::make_unique<asio::signal_set>(*s.ioc, SIGHUP);
+  s.do_hangup();
   s.do_accept();
   for (std::size_t i = 0; i < s.ctx->config.threads; ++i) {
     s.threads.emplace_back([&s] {
@@ -221,6 +277,7 @@ void Server::stop() {
       s.acceptor->close(ec);
       s.retry_timer->cancel();
       if (s.signals) s.signals->cancel(ec);
+      if (s.hangup) s.hangup->cancel(ec);
       closed->set_value();
     });
     done.wait_until(deadline);
@@ -234,6 +291,10 @@ void Server::stop() {
   if (ctx.ws_reserved.load() > 0) {
     spdlog::warn("{} connections did not close within the shutdown timeout", ctx.ws_reserved.load());
   }
+  // Sign-ins and role changes in flight answer while the I/O threads still run.
+  if (ctx.auth) ctx.auth->stop();
+  // Queued op batches commit and answer while the I/O threads still run.
+  if (ctx.ops) ctx.ops->close();
   // Everything queued is committed and called back before close returns.
   if (auto r = s.store->close(); !r) spdlog::error("storage close: {}", r.error().message);
   s.work.reset();

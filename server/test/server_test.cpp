@@ -176,6 +176,7 @@ class ServerTest : public ::testing::Test {
     c.port = 0;
     c.data_dir = dir_.string();
     c.threads = 2;
+    c.auth_required = false;  // protocol tests; auth has its own suites
     c.max_message_bytes = 4096;
     c.shutdown_timeout = 3000ms;
     if (tweak_) tweak_(c);

@@ -34,6 +34,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <charconv>
 #include <csignal>
 #include <cstdint>
@@ -126,7 +127,9 @@ std::string hex_window(std::span<const std::uint8_t> b, std::size_t center) {
 }
 
 std::string truncate(std::string s, std::size_t max = 3000) {
-  if (s.size() > max) {
+  // CONFORMANCE_FULL=1 prints whole encodings (to decode them while debugging).
+  static const bool full = std::getenv("CONFORMANCE_FULL") != nullptr;
+  if (!full && s.size() > max) {
     s.resize(max);
     s += "... (truncated)";
   }

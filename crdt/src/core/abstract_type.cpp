@@ -287,12 +287,20 @@ void item_values(const Item& item, std::vector<Value>& out) {
       out.emplace_back(lib0::Any(std::get<ContentBinary>(item.content).content));
       break;
     case ContentRef::kString: {
-      // One value per code point (Yjs splits per UTF-16 unit; pairs stay together here).
+      // One value per UTF-16 unit, as Yjs's str.split(''), so lengths and
+      // indices agree with Yjs. The two halves of a surrogate pair are lone
+      // surrogates in JS, which a UTF-8 string cannot hold: each becomes
+      // U+FFFD, the bytes Yjs itself writes for a lone surrogate.
       const std::string& s = std::get<ContentString>(item.content).str;
       for (std::size_t i = 0; i < s.size();) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
         const std::size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        out.emplace_back(lib0::Any(s.substr(i, n)));
+        if (n == 4) {
+          out.emplace_back(lib0::Any(std::string("\xEF\xBF\xBD")));
+          out.emplace_back(lib0::Any(std::string("\xEF\xBF\xBD")));
+        } else {
+          out.emplace_back(lib0::Any(s.substr(i, n)));
+        }
         i += n;
       }
       break;

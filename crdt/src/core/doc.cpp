@@ -78,6 +78,43 @@ void Doc::load() {
   }
 }
 
+void Doc::destroy() {
+  destroyed_ = true;
+  const std::vector<Doc*> subs = subdocs_;  // destroying edits subdocs_
+  for (Doc* sub : subs) sub->destroy();
+  if (item_ != nullptr) {
+    Item* item = item_;
+    Doc* parent = parent_doc_;
+    item_ = nullptr;
+    // Yjs: new Doc({ guid, ...content.opts, shouldLoad: false }). A deleted
+    // item may hold ContentDeleted by now (gc); Yjs's new Doc is then
+    // unreachable and never reported, so none is made.
+    Doc* fresh = nullptr;
+    if (auto* content = std::get_if<ContentDoc>(&item->content)) {
+      DocOptions o = detail::doc_options_from_content(*content);
+      o.should_load = false;
+      fresh = parent->adopt_subdoc(std::make_unique<Doc>(std::move(o)));
+      fresh->set_item(item, parent);
+      content->doc = fresh;
+    }
+    parent->transact(
+        [&](Transaction& tr) {
+          if (!item->deleted() && fresh != nullptr) tr.subdocs_added.push_back(fresh);
+          auto& removed = tr.subdocs_removed;
+          if (std::find(removed.begin(), removed.end(), this) == removed.end()) removed.push_back(this);
+        },
+        {}, true);
+  }
+  auto fns = destroy_fns_;
+  for (auto& [id, fn] : fns) fn(*this);
+  // Yjs's Observable.destroy: every listener goes.
+  update_fns_.clear();
+  update_v2_fns_.clear();
+  after_fns_.clear();
+  subdocs_fns_.clear();
+  destroy_fns_.clear();
+}
+
 const std::string* Doc::intern(std::string_view key) {
   auto it = keys_.find(key);
   if (it != keys_.end()) return &*it;
@@ -180,6 +217,10 @@ SubscriptionId Doc::on_subdocs(SubdocsFn fn) {
   subdocs_fns_.emplace_back(next_sub_, std::move(fn));
   return next_sub_++;
 }
+SubscriptionId Doc::on_destroy(std::function<void(Doc&)> fn) {
+  destroy_fns_.emplace_back(next_sub_, std::move(fn));
+  return next_sub_++;
+}
 
 void Doc::off(SubscriptionId id) {
   const auto drop = [id](auto& v) {
@@ -189,6 +230,7 @@ void Doc::off(SubscriptionId id) {
   drop(update_v2_fns_);
   drop(after_fns_);
   drop(subdocs_fns_);
+  drop(destroy_fns_);
 }
 
 void Doc::emit_after_transaction(Transaction& tr) {

@@ -8,6 +8,7 @@
 #include "internal.hpp"
 
 #include <algorithm>
+#include <span>
 #include <unordered_map>
 
 namespace corates::crdt {
@@ -243,10 +244,18 @@ std::optional<RestStructs> integrate_structs(Transaction& tr, ClientStructRefs& 
 
 // Yjs's readAndApplyDeleteSet over a decoded delete set. Returns the
 // unapplied part as a v2 update (or nothing).
-std::optional<std::vector<std::uint8_t>> apply_delete_set(Transaction& tr, const DeleteSet& ds) {
+// `sections` is the wire order of the ranges (see DeleteSetSection).
+std::optional<std::vector<std::uint8_t>> apply_delete_set(Transaction& tr, const DeleteSet& ds,
+                                                          const std::vector<DeleteSetSection>& sections) {
   StructStore& store = tr.doc().store();
   DeleteSet unapplied;
-  for (const auto& [client, dels] : ds.clients) {
+  std::unordered_map<ClientID, std::size_t> next_range;
+  for (const DeleteSetSection& section : sections) {
+    const ClientID client = section.client;
+    const auto& all = ds.clients.at(client);
+    std::size_t& first = next_range[client];
+    const std::span<const DeleteItem> dels(all.data() + first, section.count);
+    first += section.count;
     const Clock state = store.get_state(client);
     for (const DeleteItem& d : dels) {
       const Clock clock = d.clock;
@@ -293,6 +302,7 @@ std::optional<std::vector<std::uint8_t>> apply_delete_set(Transaction& tr, const
 struct DecodedUpdate {
   ClientStructRefs structs;
   DeleteSet ds;
+  std::vector<DeleteSetSection> ds_sections;
 };
 
 template <class Decoder>
@@ -301,9 +311,10 @@ Result<DecodedUpdate> decode_update(std::span<const std::uint8_t> bytes) {
   if (!dec.ok()) return *dec.error();
   auto structs = read_client_struct_refs(dec, bytes.size());
   if (!structs) return structs.error();
-  auto ds = read_delete_set(dec);
+  std::vector<DeleteSetSection> sections;
+  auto ds = read_delete_set(dec, &sections);
   if (!ds) return ds.error();
-  return DecodedUpdate{std::move(*structs), std::move(*ds)};
+  return DecodedUpdate{std::move(*structs), std::move(*ds), std::move(sections)};
 }
 
 std::optional<std::vector<std::uint8_t>> merge_two_v2(const std::vector<std::uint8_t>& a,
@@ -345,11 +356,11 @@ void read_update(Transaction& tr, DecodedUpdate& u) {
   } else if (rest) {
     store.pending_structs = PendingStructs{std::move(rest->missing), std::move(rest->update)};
   }
-  auto ds_rest = apply_delete_set(tr, u.ds);
+  auto ds_rest = apply_delete_set(tr, u.ds, u.ds_sections);
   if (store.pending_ds) {
     std::optional<std::vector<std::uint8_t>> ds_rest2;
     auto decoded = decode_update<UpdateDecoderV2>(*store.pending_ds);
-    if (decoded) ds_rest2 = apply_delete_set(tr, decoded->ds);
+    if (decoded) ds_rest2 = apply_delete_set(tr, decoded->ds, decoded->ds_sections);
     if (ds_rest && ds_rest2) {
       if (auto merged = merge_two_v2(*ds_rest, *ds_rest2)) {
         store.pending_ds = std::move(*merged);

@@ -14,6 +14,8 @@ namespace corates::crdt::detail {
 // Yjs's Item.integrate for an item whose left/right/origins/parent are set
 // (offset already applied). Never fails.
 void integrate_item(Transaction& tr, Item* item);
+// The options of the Doc a ContentDoc creates (Yjs's createDocFromOpts).
+DocOptions doc_options_from_content(const ContentDoc& c);
 // Yjs's Item.gc.
 void item_gc(Doc& doc, Item* item, bool parent_gcd);
 // Yjs's Item.mergeWith (right is not freed here).

@@ -40,7 +40,7 @@ class SmallPtrSet {
 void content_integrate(Transaction& tr, Item* item) {
   switch (content_ref(item->content)) {
     case ContentRef::kDeleted:
-      tr.delete_set.add(item->id.client, item->id.clock, std::get<ContentDeleted>(item->content).len);
+      tr.add_to_delete_set(item->id.client, item->id.clock, std::get<ContentDeleted>(item->content).len);
       item->mark_deleted();
       break;
     case ContentRef::kType: {
@@ -53,19 +53,7 @@ void content_integrate(Transaction& tr, Item* item) {
     case ContentRef::kDoc: {
       auto& c = std::get<ContentDoc>(item->content);
       Doc& doc = tr.doc();
-      if (c.doc == nullptr) {
-        DocOptions o;
-        o.guid = c.guid;
-        o.should_load = c.should_load;
-        if (const auto* obj = c.opts.get_if<lib0::AnyObject>()) {
-          for (const auto& [k, v] : *obj) {
-            if (k == "gc") o.gc = any_truthy(v);
-            else if (k == "autoLoad") o.auto_load = any_truthy(v);
-            else if (k == "meta") o.meta = v;
-          }
-        }
-        c.doc = doc.adopt_subdoc(std::make_unique<Doc>(std::move(o)));
-      }
+      if (c.doc == nullptr) c.doc = doc.adopt_subdoc(std::make_unique<Doc>(detail::doc_options_from_content(c)));
       c.doc->set_item(item, &doc);
       tr.subdocs_added.push_back(c.doc);
       if (c.doc->should_load()) tr.subdocs_loaded.push_back(c.doc);
@@ -146,6 +134,20 @@ void content_gc(Doc& doc, Item* item) {
 }  // namespace
 
 namespace detail {
+
+DocOptions doc_options_from_content(const ContentDoc& c) {
+  DocOptions o;
+  o.guid = c.guid;
+  o.should_load = c.should_load;
+  if (const auto* obj = c.opts.get_if<lib0::AnyObject>()) {
+    for (const auto& [k, v] : *obj) {
+      if (k == "gc") o.gc = any_truthy(v);
+      else if (k == "autoLoad") o.auto_load = any_truthy(v);
+      else if (k == "meta") o.meta = v;
+    }
+  }
+  return o;
+}
 
 void integrate_item(Transaction& tr, Item* self) {
   AbstractType* parent = self->parent;
@@ -247,7 +249,7 @@ bool item_merge_with(Item* self, Item* right) {
   if (right->origin() == std::optional<ID>(self->last_id()) && self->right == right &&
       self->right_origin() == right->right_origin() && self->id.client == right->id.client &&
       self->id.clock + self->length == right->id.clock && self->deleted() == right->deleted() &&
-      !self->redone() && !right->redone() && self->content.index() == right->content.index() &&
+      self->content.index() == right->content.index() &&
       content_merge(self->content, right->content)) {
     if (auto* markers = self->parent ? self->parent->search_markers_.get() : nullptr) {
       for (SearchMarker& m : *markers) {
@@ -301,7 +303,7 @@ void delete_item(Transaction& tr, Item* item) {
   AbstractType* parent = item->parent;
   if (item->countable() && item->parent_sub == nullptr) parent->length_ -= item->length;
   item->mark_deleted();
-  tr.delete_set.add(item->id.client, item->id.clock, item->length);
+  tr.add_to_delete_set(item->id.client, item->id.clock, item->length);
   tr.add_changed_type(parent, item->parent_sub);
   content_delete(tr, item);
 }
@@ -321,7 +323,6 @@ Item* split_item(Transaction& tr, Item* left, std::uint64_t diff) {
   if (content_countable(right->content)) right->info |= item_flags::kCountable;
   if (left->deleted()) right->mark_deleted();
   if (left->keep()) right->set_keep(true);
-  if (auto r = left->redone()) right->set_redone(ID{r->client, r->clock + diff});
   left->right = right;
   if (right->right != nullptr) right->right->left = right;
   tr.merge_structs.push_back(right);

@@ -216,6 +216,10 @@ void cleanup_transactions(Doc& doc) {
       }
       for (Doc* sub : tr.subdocs_removed) doc.remove_subdoc(sub);
       doc.emit_subdocs(SubdocsEvent{tr.subdocs_added, tr.subdocs_removed, tr.subdocs_loaded}, tr);
+      // As Yjs: a removed subdocument is destroyed (its detaching transaction
+      // is queued in `cleanups` and reports it as removed once more).
+      const std::vector<Doc*> removed = tr.subdocs_removed;
+      for (Doc* sub : removed) sub->destroy();
     }
   }
   cleanups.clear();

@@ -386,42 +386,6 @@ void iterate_deleted_structs(Transaction& tr, const DeleteSet& ds, F&& f) {
   for (const auto& [client, deletes] : ds.clients) iterate_deleted_client(tr, client, deletes, f);
 }
 
-// The order in which Yjs's transaction.deleteSet (a JS Map) got its clients,
-// which decides what cleanup_text_after_transaction deletes. Our DeleteSet is
-// ordered by client id, so the order is reconstructed for a remote
-// transaction: clients first touched while integrating structs (new
-// ContentDeleted items), in Yjs's integration order (descending client id),
-// then the update's delete set, which Yjs writes by descending client id.
-// Exact unless integration also deleted other items (nested types in deleted
-// parents, overwritten map entries) or dependencies reordered integration.
-std::vector<ClientID> delete_set_client_order(const Transaction& tr) {
-  std::vector<ClientID> first;
-  std::vector<ClientID> rest;
-  const StructStore& store = tr.doc().store();
-  for (auto it = tr.delete_set.clients.rbegin(); it != tr.delete_set.clients.rend(); ++it) {
-    const ClientID client = it->first;
-    bool integrated_deleted = false;
-    const Clock before = tr.before_clock(client);
-    auto sit = store.clients.find(client);
-    if (sit != store.clients.end()) {
-      const auto& structs = sit->second;
-      if (!structs.empty() && structs.back()->id.clock + structs.back()->length > before) {
-        for (std::size_t i = StructStore::find_index_ss(structs, before); i < structs.size(); ++i) {
-          const AbstractStruct* s = structs[i];
-          if (s->is_item() &&
-              std::holds_alternative<ContentDeleted>(static_cast<const Item*>(s)->content)) {
-            integrated_deleted = true;
-            break;
-          }
-        }
-      }
-    }
-    (integrated_deleted ? first : rest).push_back(client);
-  }
-  first.insert(first.end(), rest.begin(), rest.end());
-  return first;
-}
-
 // Yjs's cleanupYTextAfterTransaction (hook run by the core after a remote
 // transaction changed formatted text).
 void cleanup_text_after_transaction(Transaction& tr) {
@@ -456,7 +420,8 @@ void cleanup_text_after_transaction(Transaction& tr) {
         cleanup_contextless_formatting_gap(t, item);
       }
     };
-    for (const ClientID client : delete_set_client_order(tr)) {
+    // In the order Yjs's transaction.deleteSet (a JS Map) got its clients.
+    for (const ClientID client : tr.delete_set_clients()) {
       iterate_deleted_client(tr, client, tr.delete_set.clients.at(client), visit);
     }
     // A format was inserted or deleted: clean the whole type.
@@ -765,17 +730,35 @@ std::string Text::to_string() const {
   return out;
 }
 
+namespace {
+
+// Flushes the pending run of text as one insert op with the current attributes.
+void pack_delta_text(TextDelta& ops, std::string& str, const JsMap& current) {
+  if (str.empty()) return;
+  ops.push_back(TextDeltaOp::text(
+      std::move(str), current.empty() ? std::nullopt : std::optional(to_attributes(current, false))));
+  str.clear();
+}
+
+// The insert op of an embed or an embedded type.
+TextDeltaOp embed_delta_op(const Item& n, const JsMap& current) {
+  TextDeltaOp op;
+  if (const auto* e = std::get_if<ContentEmbed>(&n.content)) {
+    op.insert = e->embed;
+  } else {
+    op.insert = std::get<ContentType>(n.content).type;
+  }
+  if (!current.empty()) op.attributes = to_attributes(current, false);
+  return op;
+}
+
+}  // namespace
+
 TextDelta Text::to_delta() const {
   TextDelta ops;
   JsMap current;
   std::string str;
-  const auto pack_str = [&] {
-    if (str.empty()) return;
-    ops.push_back(TextDeltaOp::text(std::move(str), current.empty()
-                                                        ? std::nullopt
-                                                        : std::optional(to_attributes(current, false))));
-    str.clear();
-  };
+  const auto pack_str = [&] { pack_delta_text(ops, str, current); };
   for (const Item* n = start_; n != nullptr; n = n->right) {
     if (n->deleted()) continue;
     switch (content_ref(n->content)) {
@@ -783,18 +766,10 @@ TextDelta Text::to_delta() const {
         str += std::get<ContentString>(n->content).str;
         break;
       case ContentRef::kType:
-      case ContentRef::kEmbed: {
+      case ContentRef::kEmbed:
         pack_str();
-        TextDeltaOp op;
-        if (const auto* e = std::get_if<ContentEmbed>(&n->content)) {
-          op.insert = e->embed;
-        } else {
-          op.insert = std::get<ContentType>(n->content).type;
-        }
-        if (!current.empty()) op.attributes = to_attributes(current, false);
-        ops.push_back(std::move(op));
+        ops.push_back(embed_delta_op(*n, current));
         break;
-      }
       case ContentRef::kFormat:
         pack_str();
         update_current_attributes(current, n);
@@ -824,13 +799,7 @@ TextDelta Text::to_delta(const Snapshot* snapshot, const Snapshot* prev_snapshot
         JsMap current;
         std::deque<lib0::Any> ychanges;  // stable storage for ychange values
         std::string str;
-        const auto pack_str = [&] {
-          if (str.empty()) return;
-          ops.push_back(TextDeltaOp::text(
-              std::move(str),
-              current.empty() ? std::nullopt : std::optional(to_attributes(current, false))));
-          str.clear();
-        };
+        const auto pack_str = [&] { pack_delta_text(ops, str, current); };
         const auto ychange_is = [&](const JsVal& cur, ClientID client, std::string_view type) {
           if (cur.is_undefined() || cur.v == nullptr) return false;
           const auto* o = cur.v->get_if<lib0::AnyObject>();
@@ -881,18 +850,10 @@ TextDelta Text::to_delta(const Snapshot* snapshot, const Snapshot* prev_snapshot
               break;
             }
             case ContentRef::kType:
-            case ContentRef::kEmbed: {
+            case ContentRef::kEmbed:
               pack_str();
-              TextDeltaOp op;
-              if (const auto* e = std::get_if<ContentEmbed>(&n->content)) {
-                op.insert = e->embed;
-              } else {
-                op.insert = std::get<ContentType>(n->content).type;
-              }
-              if (!current.empty()) op.attributes = to_attributes(current, false);
-              ops.push_back(std::move(op));
+              ops.push_back(embed_delta_op(*n, current));
               break;
-            }
             case ContentRef::kFormat:
               if (vis) {
                 pack_str();

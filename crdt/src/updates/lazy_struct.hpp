@@ -29,7 +29,7 @@ class LazyStructReader {
                    const DecodeLimits& limits = {})
       : dec_(data),
         filter_skips_(filter_skips),
-        budget_(static_cast<std::uint64_t>(data.size()) * limits.max_structs_per_byte + 64) {
+        budget_(limits.struct_budget(data.size())) {
     start();
   }
   LazyStructReader(const LazyStructReader&) = delete;
@@ -103,48 +103,17 @@ class LazyStructReader {
       if (!dec_.ok()) return fail_from_decoder();
       if (clock_ > kMaxSafeInteger)
         return fail(ErrorCode::kInvalidValue, "update: clock beyond 2^53");
-      // V2 can run-length encode structs, so bound them by the input size.
+      // V2 can run-length encode structs (see DecodeLimits).
       if (structs_left_ > budget_)
-        return fail(ErrorCode::kTooLarge, "update: struct count exceeds input");
+        return fail(ErrorCode::kTooLarge, "update: struct count exceeds the decode limit");
       budget_ -= structs_left_;
     }
     --structs_left_;
-    StructRef& s = curr_;
-    s = StructRef{};
-    s.id = ID{client_, clock_};
-    const std::uint8_t info = dec_.read_info();
-    // Same dispatch as Yjs: exactly 10 is a Skip; any other value with zero
-    // low five bits is a GC; the rest are items (content kind = info & 0x1f).
-    if (info == 10) {
-      s.kind = StructRef::Kind::kSkip;
-      s.length = rest.read_var_uint();
-    } else if ((info & 0x1f) != 0) {
-      s.kind = StructRef::Kind::kItem;
-      if (info & 0x80) s.origin = dec_.read_left_id();
-      if (info & 0x40) s.right_origin = dec_.read_right_id();
-      if ((info & 0xc0) == 0) {
-        if (dec_.read_parent_info()) {
-          s.parent_kind = StructRef::ParentKind::kYKey;
-          s.parent_ykey = dec_.read_string();
-        } else {
-          s.parent_kind = StructRef::ParentKind::kID;
-          s.parent_id = dec_.read_left_id();
-        }
-        if (info & 0x20) s.parent_sub = dec_.read_string();
-      }
-      if (!dec_.ok()) return fail_from_decoder();
-      s.content = read_item_content(dec_, info);
-      s.length = content_length(s.content);
-    } else {
-      s.kind = StructRef::Kind::kGC;
-      s.length = dec_.read_len();
+    if (auto r = read_struct_ref(dec_, ID{client_, clock_}, StructDispatch::kLazy, curr_); !r) {
+      if (!error_) error_ = r.error();
+      return;
     }
-    if (!dec_.ok()) return fail_from_decoder();
-    if (s.length == 0) return fail(ErrorCode::kInvalidValue, "update: zero-length struct");
-    if (s.length > kMaxSafeInteger || clock_ > kMaxSafeInteger - s.length) {
-      return fail(ErrorCode::kInvalidValue, "update: clock beyond 2^53");
-    }
-    clock_ += s.length;
+    clock_ += curr_.length;
     has_curr_ = true;
   }
 

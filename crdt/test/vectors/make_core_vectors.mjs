@@ -33,6 +33,10 @@ function addVector (name, updates, roots, gcs = [true, false]) {
       state_v1: hex(Y.encodeStateAsUpdate(d)),
       state_v2: hex(Y.encodeStateAsUpdateV2(d)),
       sv: hex(Y.encodeStateVector(d)),
+      // the final state loaded into a fresh Doc and encoded again (not always
+      // the same bytes: adjacent GC structs merge on load)
+      reload_v1: hex((() => { const r = mkdoc(998, gc); Y.applyUpdate(r, Y.encodeStateAsUpdate(d)); return Y.encodeStateAsUpdate(r) })()),
+      reload_v2: hex((() => { const r = mkdoc(998, gc); Y.applyUpdateV2(r, Y.encodeStateAsUpdateV2(d)); return Y.encodeStateAsUpdateV2(r) })()),
       roots,
       json: JSON.stringify(json)
     })
@@ -124,6 +128,47 @@ function addVector (name, updates, roots, gcs = [true, false]) {
   for (let i = 0; i < 5; i++) a.insert(a.length, ['end' + i])
   addVector('typing_merge', ups, 'a=array')
 }
+// 8. A delete set is applied client section by client section in wire order
+// (descending client ids), so deleting a parent type (client 9) deletes its
+// children before their own client's ranges (client 1) are reached. Applied
+// in ascending order instead, the already deleted children were queued for
+// merging and a GC struct Yjs keeps apart got merged (conformance seed 224).
+{
+  const base = mkdoc(9); const r = base.getArray('r')
+  const x = new Y.Map(); const z = new Y.Map(); r.insert(0, [x, z])
+  const c1 = mkdoc(1); Y.applyUpdate(c1, Y.encodeStateAsUpdate(base))
+  const cx = c1.getArray('r').get(0); const cz = c1.getArray('r').get(1)
+  cx.set('k', 1) // 1:0
+  cx.set('j', 1) // 1:1, overwritten below by client 5
+  cz.set('z', 1) // 1:2, GC once z is deleted
+  const c5 = mkdoc(5); Y.applyUpdate(c5, Y.encodeStateAsUpdate(c1))
+  c5.getArray('r').get(0).set('j', 2) // 5:0
+  c5.getArray('r').delete(1, 1)
+  const before = Y.encodeStateAsUpdate(c5)
+  const e = mkdoc(3); Y.applyUpdate(e, before); const u = record(e)
+  e.transact(() => {
+    const ex = e.getArray('r').get(0)
+    ex.delete('k'); ex.delete('j'); e.getArray('r').delete(0, 1)
+  })
+  addVector('delete_set_wire_order_gc_split', [before, ...u], 'r=array')
+}
+// 9. The same order with text: deleting the parent first deletes whole string
+// items, so a later range that ends inside a surrogate pair splits nothing and
+// the emoji survives (conformance seed 1976: two U+FFFD halves otherwise).
+{
+  const base = mkdoc(9); base.getArray('r').insert(0, [new Y.Text()])
+  const c1 = mkdoc(1); Y.applyUpdate(c1, Y.encodeStateAsUpdate(base))
+  c1.getArray('r').get(0).insert(0, 'xb👍🏽y') // x=0 b=1 👍=2,3 🏽=4,5 y=6
+  const before = Y.encodeStateAsUpdate(c1)
+  const e = mkdoc(3); Y.applyUpdate(e, before); const u = record(e)
+  const t = e.getArray('r').get(0)
+  t.delete(2, 1) // u[0]: the high half of 👍, 1:2 (held back below)
+  e.transact(() => {
+    t.delete(1, 1) // u[1]: b, then the parent: ranges 1:0+2 and 1:3+4
+    e.getArray('r').delete(0, 1)
+  })
+  addVector('delete_set_wire_order_surrogate', [before, u[1], u[0]], 'r=array')
+}
 
 // Encode against a target state vector.
 const svCases = []
@@ -143,11 +188,11 @@ const svCases = []
   svCases.push({ name: 'sv_mid_item', update: hex(Y.encodeStateAsUpdate(d3)), sv: hex(svMid), v1: hex(Y.encodeStateAsUpdate(d3, svMid)), v2: hex(Y.encodeStateAsUpdateV2(d3, svMid)) })
 }
 
-out.push('struct CoreVector { const char* name; bool gc; std::vector<const char*> v1; std::vector<const char*> v2; std::vector<const char*> steps; const char* state_v1; const char* state_v2; const char* sv; const char* roots; const char* json; };')
+out.push('struct CoreVector { const char* name; bool gc; std::vector<const char*> v1; std::vector<const char*> v2; std::vector<const char*> steps; const char* state_v1; const char* state_v2; const char* sv; const char* reload_v1; const char* reload_v2; const char* roots; const char* json; };')
 out.push('inline const std::vector<CoreVector>& core_vectors() { static const std::vector<CoreVector> v = {')
 for (const v of vectors) {
   const arr = (xs) => '{' + xs.map(cstr).join(', ') + '}'
-  out.push(`  {${cstr(v.name)}, ${v.gc}, ${arr(v.v1)}, ${arr(v.v2)}, ${arr(v.steps)}, ${cstr(v.state_v1)}, ${cstr(v.state_v2)}, ${cstr(v.sv)}, ${cstr(v.roots)}, ${cstr(v.json)}},`)
+  out.push(`  {${cstr(v.name)}, ${v.gc}, ${arr(v.v1)}, ${arr(v.v2)}, ${arr(v.steps)}, ${cstr(v.state_v1)}, ${cstr(v.state_v2)}, ${cstr(v.sv)}, ${cstr(v.reload_v1)}, ${cstr(v.reload_v2)}, ${cstr(v.roots)}, ${cstr(v.json)}},`)
 }
 out.push('}; return v; }')
 out.push('struct SvVector { const char* name; const char* update; const char* sv; const char* v1; const char* v2; };')

@@ -22,6 +22,8 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/value.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -109,12 +111,17 @@ struct RequestContext : std::enable_shared_from_this<RequestContext> {
   // Maps a Result error onto status and code (kNotFound -> 404 NOT_FOUND, ...).
   void error_from(const Error& e);
 
-  bool answered() const { return answered_; }
+  bool answered() const { return answered_.load(); }
 
  private:
+  friend class RouteTable;
   Responder respond_;
   std::chrono::steady_clock::time_point started_;
-  bool answered_ = false;
+  std::atomic<bool> answered_{false};  // handlers may answer from another strand
+  // Set by dispatch: whose decorate() runs. Stages after one that refused were
+  // not reached; 404/405 answers (before any stage) pass through all of them.
+  const RouteTable* table_ = nullptr;
+  std::size_t stages_reached_ = static_cast<std::size_t>(-1);
 };
 
 // A cross-cutting step run before every handler (version gate, auth, rate

@@ -1,6 +1,7 @@
 #pragma once
-// HTTP routes (DESIGN.md "HTTP"): health, readiness, metrics and the document
-// API. Every response carries X-API-Version, X-Cache-Version and X-Request-Id;
+// The HTTP entry point and the helpers every route shares (DESIGN.md "HTTP").
+// Routes themselves are declared in the RouteTable (http/route_table.hpp);
+// every response carries X-API-Version, X-Cache-Version and X-Request-Id;
 // errors use the JSON envelope {"error":{"code","message","details","requestId"}}.
 
 #include "server_context.hpp"
@@ -19,14 +20,17 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 using Responder = std::function<void(HttpResponse)>;
 
 // Answers `req` through `respond`, exactly once, from any thread (document
-// routes answer from the room's strand once the data is durable).
-void handle_http(ServerContext& ctx, HttpRequest req, std::string request_id, Responder respond);
+// routes answer from the room's strand once the data is durable), by
+// dispatching it through ctx.routes.
+void handle_http(ServerContext& ctx, HttpRequest req, std::string request_id, std::string client_ip,
+                 Responder respond);
 
-// The JSON error envelope as a complete response.
+// The JSON error envelope as a complete response (for answers given before a
+// request reaches the route table: read limits, WebSocket upgrades).
 HttpResponse error_response(unsigned status, std::string_view code, std::string_view message,
                             std::string_view request_id, unsigned version, bool keep_alive);
 
-// Adds the headers every response carries.
+// Adds the headers every response carries and sets the payload size.
 void finish_response(HttpResponse& res, std::string_view request_id);
 
 // Percent-decodes a path segment; false on a bad escape.

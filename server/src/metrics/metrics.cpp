@@ -1,5 +1,7 @@
 #include "metrics/metrics.hpp"
 
+#include "http/payload_adapters.hpp"
+
 #include <fmt/format.h>
 
 #include <iterator>
@@ -79,6 +81,21 @@ std::string render_prometheus(const Metrics& m, const storage::WriterMetrics& w)
   histogram(out, "corates_storage_batch_size", "Operations per committed storage transaction (fsync batch size).", w.batch_size);
   histogram(out, "corates_storage_commit_seconds", "Storage transaction time including fsync.", w.commit_seconds);
   histogram(out, "corates_persist_latency_seconds", "Update submission to durable.", w.append_seconds);
+  out += "# HELP corates_rate_limited_total Requests and upgrades refused with 429, by route class.\n"
+         "# TYPE corates_rate_limited_total counter\n";
+  static constexpr std::string_view kClasses[] = {"none", "read", "write", "auth", "ops"};
+  for (std::size_t i = 0; i < m.rate_limited_by_class.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "corates_rate_limited_total{{class=\"{}\"}} {}\n", kClasses[i],
+                   m.rate_limited_by_class[i].load(std::memory_order_relaxed));
+  }
+  metric(out, "corates_ws_rate_limited_total", "counter", "WebSocket connections closed with 4429.", load(m.ws_rate_limited));
+  metric(out, "corates_client_upgrade_required_total", "counter", "Requests and upgrades refused with 426.", load(m.client_upgrade_required));
+  metric(out, "corates_invalid_client_version_total", "counter", "Requests refused for a client version that is not SemVer.", load(m.invalid_client_version));
+  metric(out, "corates_deprecated_client_total", "counter", "Answers sent with a Deprecation header.", load(m.deprecated_client));
+  metric(out, "corates_outdated_connections_closed_total", "counter", "Live connections closed with 4426 after the minimum was raised.", load(m.outdated_closed));
+  metric(out, "corates_config_reloads_total", "counter", "Configuration reloads applied (SIGHUP).", load(m.config_reloads));
+  metric(out, "corates_config_reload_failures_total", "counter", "Configuration reloads refused (old settings kept).", load(m.config_reload_failures));
+  out += payload_adapters().render_prometheus();
   return out;
 }
 

@@ -40,7 +40,21 @@ struct Metrics {
   std::atomic<std::uint64_t> slow_consumer_disconnects{0};
   std::atomic<std::uint64_t> http_requests{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(ProtocolError::kCount)> protocol_errors{};
+  // Versions and rate limits (http/versioning, limits/).
+  std::array<std::atomic<std::uint64_t>, 5> rate_limited_by_class{};  // 429s, indexed by RateClass
+  std::atomic<std::uint64_t> ws_rate_limited{0};          // connections closed with 4429
+  std::atomic<std::uint64_t> client_upgrade_required{0};  // 426 answers (HTTP and upgrades)
+  std::atomic<std::uint64_t> invalid_client_version{0};   // 400 INVALID_CLIENT_VERSION
+  std::atomic<std::uint64_t> deprecated_client{0};        // answers with a Deprecation header
+  std::atomic<std::uint64_t> outdated_closed{0};          // live connections closed with 4426
+  std::atomic<std::uint64_t> config_reloads{0};           // SIGHUP reloads applied
+  std::atomic<std::uint64_t> config_reload_failures{0};   // SIGHUP reloads refused
 
+  void rate_limited(std::size_t rate_class) {
+    if (rate_class < rate_limited_by_class.size()) {
+      rate_limited_by_class[rate_class].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   void protocol_error(ProtocolError e) {
     protocol_errors[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed);
   }

@@ -66,7 +66,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) return do_shutdown();
   if (ec == http::error::body_limit) {
     const std::string rid = fmt::format("{:08x}-{:x}", process_tag(), ctx_.next_id.fetch_add(1));
-    auto res = error_response(413, "TOO_LARGE", "request body larger than max_body_bytes", rid, 11, false);
+    auto res = error_response(413, "PAYLOAD_TOO_LARGE", "request body larger than max_body_bytes", rid, 11, false);
     return write(std::move(res));
   }
   if (ec) {
@@ -79,7 +79,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   const std::string rid = request_id(ctx_, req);
   if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req), rid);
   if (ctx_.stopping.load()) req.keep_alive(false);
-  handle_http(ctx_, std::move(req), rid, [self = shared_from_this()](HttpResponse res) {
+  handle_http(ctx_, std::move(req), rid, remote_ip(), [self = shared_from_this()](HttpResponse res) {
     asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
   });
 }

@@ -59,11 +59,21 @@ void write_delete_set(Encoder& enc, const DeleteSet& ds) {
   }
 }
 
+// One client section of an encoded delete set: the next `count` ranges of
+// ds.clients[client]. Yjs applies a received delete set section by section
+// in wire order (readAndApplyDeleteSet), and that order decides which items
+// get split and which deleted children are queued for merging.
+struct DeleteSetSection {
+  ClientID client = 0;
+  std::size_t count = 0;
+};
+
 // Reads a delete set as Yjs's readDeleteSet (empty ranges, and clients
 // left without ranges, are dropped). Rejects counts larger than the remaining input and clock ranges
-// beyond 2^53.
+// beyond 2^53. If `sections` is given, it receives the non-empty sections in
+// wire order.
 template <class Decoder>
-Result<DeleteSet> read_delete_set(Decoder& dec) {
+Result<DeleteSet> read_delete_set(Decoder& dec, std::vector<DeleteSetSection>* sections = nullptr) {
   DeleteSet ds;
   auto& rest = dec.rest_decoder();
   const std::uint64_t num_clients = rest.read_var_uint();
@@ -83,6 +93,7 @@ Result<DeleteSet> read_delete_set(Decoder& dec) {
     }
     if (n == 0) continue;
     auto& v = ds.clients[client];  // may stay empty if every range is empty
+    const std::size_t before = v.size();
     for (std::uint64_t j = 0; j < n; ++j) {
       const Clock clock = dec.read_ds_clock();
       const std::uint64_t len = dec.read_ds_len();
@@ -93,6 +104,7 @@ Result<DeleteSet> read_delete_set(Decoder& dec) {
       // Empty ranges delete nothing (Yjs never writes them; v2 cannot encode them).
       if (len > 0) v.push_back(DeleteItem{clock, len});
     }
+    if (sections != nullptr && v.size() > before) sections->push_back({client, v.size() - before});
   }
   std::erase_if(ds.clients, [](const auto& e) { return e.second.empty(); });
   return ds;

@@ -108,6 +108,15 @@ class Doc {
   const std::string& collection_id() const noexcept { return collection_id_; }
   // Marks a subdocument as wanted (Yjs's doc.load()).
   void load();
+  // Yjs's doc.destroy(): destroys the subdocuments first; a subdocument is
+  // detached from its parent, whose item now holds a fresh unloaded Doc with
+  // the same guid and options (the parent reports it as added, unless the
+  // item is deleted, and this one as removed, in a transaction of its own).
+  // Then the on_destroy listeners run and every listener of this Doc is
+  // dropped. The object stays valid (a subdocument stays owned by its parent
+  // Doc); destroying twice only notifies again.
+  void destroy();
+  bool is_destroyed() const noexcept { return destroyed_; }
 
   // Root types. get_array/get_map/get<T> create the type if absent; a root
   // first created while decoding (kind unknown) is turned into T. Asking for
@@ -150,6 +159,7 @@ class Doc {
   SubscriptionId on_update_v2(UpdateFn fn);
   SubscriptionId on_after_transaction(TransactionFn fn);
   SubscriptionId on_subdocs(SubdocsFn fn);
+  SubscriptionId on_destroy(std::function<void(Doc&)> fn);
   void off(SubscriptionId id);
 
   // Subdocuments currently in this document.
@@ -218,6 +228,8 @@ class Doc {
   std::vector<std::pair<SubscriptionId, UpdateFn>> update_v2_fns_;
   std::vector<std::pair<SubscriptionId, TransactionFn>> after_fns_;
   std::vector<std::pair<SubscriptionId, SubdocsFn>> subdocs_fns_;
+  std::vector<std::pair<SubscriptionId, std::function<void(Doc&)>>> destroy_fns_;
+  bool destroyed_ = false;
 
   std::vector<AbstractStruct*> graveyard_;
   std::vector<AbstractType*> dead_types_;

@@ -41,7 +41,6 @@ inline constexpr std::uint8_t kDeleted = 4;
 inline constexpr std::uint8_t kMarker = 8;
 inline constexpr std::uint8_t kHasOrigin = 16;
 inline constexpr std::uint8_t kHasRightOrigin = 32;
-inline constexpr std::uint8_t kHasRedone = 64;
 }  // namespace item_flags
 
 struct AbstractStruct {
@@ -71,7 +70,9 @@ struct Item : AbstractStruct {
   Item* right = nullptr;
   ID origin_;        // valid iff has_origin()
   ID right_origin_;  // valid iff has_right_origin()
-  ID redone_;        // valid iff has_redone()
+  // No `redone` field: Yjs sets item.redone only from its UndoManager, which
+  // the core does not have; one would keep those rare links in a side table
+  // rather than 16 bytes in every Item.
   AbstractType* parent = nullptr;
   const std::string* parent_sub = nullptr;  // interned by the Doc; null for list items
   ItemContent content;
@@ -91,9 +92,6 @@ struct Item : AbstractStruct {
   std::optional<ID> right_origin() const noexcept {
     return (info & item_flags::kHasRightOrigin) ? std::optional<ID>(right_origin_) : std::nullopt;
   }
-  std::optional<ID> redone() const noexcept {
-    return (info & item_flags::kHasRedone) ? std::optional<ID>(redone_) : std::nullopt;
-  }
   void set_origin(std::optional<ID> v) noexcept {
     set_flag(item_flags::kHasOrigin, v.has_value());
     if (v) origin_ = *v;
@@ -101,10 +99,6 @@ struct Item : AbstractStruct {
   void set_right_origin(std::optional<ID> v) noexcept {
     set_flag(item_flags::kHasRightOrigin, v.has_value());
     if (v) right_origin_ = *v;
-  }
-  void set_redone(std::optional<ID> v) noexcept {
-    set_flag(item_flags::kHasRedone, v.has_value());
-    if (v) redone_ = *v;
   }
 
   // Next / previous non-deleted sibling (Yjs's item.next / item.prev).
@@ -153,10 +147,26 @@ struct StructRef {
   StructRef slice(std::uint64_t diff) const;
 };
 
-// Limits for decoding untrusted updates.
+// Limits for decoding untrusted updates: an update may declare at most
+// max_structs_per_byte * its size + max_structs_floor structs.
+//
+// Format v1 spends at least two bytes per struct, so the per-byte part never
+// rejects valid v1 input. Format v2 has no such bound: its columns are
+// run-length encoded, and a regular run (text typed backwards and deleted,
+// nested types inserted at the front) costs the same few bytes for any count.
+// Yjs writes 200,000 such structs in 42 bytes (crdt/test/vectors/
+// make_edge_vectors.mjs measures it). The floor is what bounds that: about 2
+// million structs, more than real documents hold, and (decoded before
+// anything is applied) a few hundred MB at most. Raise it for trusted input.
 struct DecodeLimits {
-  // Structs per byte of input (V2 can run-length encode GC/len columns).
   std::uint64_t max_structs_per_byte = 4;
+  std::uint64_t max_structs_floor = std::uint64_t{1} << 21;
+
+  std::uint64_t struct_budget(std::size_t input_size) const noexcept {
+    const std::uint64_t per_byte = static_cast<std::uint64_t>(input_size) * max_structs_per_byte;
+    const std::uint64_t budget = per_byte + max_structs_floor;
+    return budget < per_byte ? ~std::uint64_t{0} : budget;  // saturate
+  }
 };
 
 // client -> structs in clock order, as Yjs's readClientsStructRefs (a later
@@ -165,6 +175,18 @@ struct ClientStructRefs {
   std::vector<std::pair<ClientID, std::vector<StructRef>>> clients;
   std::vector<StructRef>* find(ClientID c);
 };
+
+// Which of Yjs's two readers an info byte is dispatched like: the Doc's
+// readClientsStructRefs (info & 0x1f: 0 is GC, 10 is Skip) or updates.js's
+// lazyStructReaderGenerator (info == 10 is Skip, info & 0x1f == 0 is GC, so
+// e.g. 0x2a is an item of unknown kind there).
+enum class StructDispatch : std::uint8_t { kDoc, kLazy };
+
+// Reads one struct starting at `id` (Yjs's struct readers, after the client
+// section header) into `out`. Errors: the decoder's, zero-length structs and
+// clocks beyond 2^53.
+template <class Decoder>
+Result<void> read_struct_ref(Decoder& dec, ID id, StructDispatch dispatch, StructRef& out);
 
 // Reads the struct section of an update. Besides decoder errors it rejects:
 // zero-length structs, clocks beyond 2^53, more structs than the input could
@@ -186,6 +208,47 @@ inline Error struct_error(ErrorCode c, const char* msg) { return Error{c, msg}; 
 }  // namespace detail
 
 template <class Decoder>
+Result<void> read_struct_ref(Decoder& dec, ID id, StructDispatch dispatch, StructRef& s) {
+  auto& rest = dec.rest_decoder();
+  s = StructRef{};
+  s.id = id;
+  const std::uint8_t info = dec.read_info();
+  const bool skip = dispatch == StructDispatch::kDoc ? (info & 0x1f) == 10 : info == 10;
+  if (skip) {
+    s.kind = StructRef::Kind::kSkip;
+    s.length = rest.read_var_uint();
+  } else if ((info & 0x1f) == 0) {
+    s.kind = StructRef::Kind::kGC;
+    s.length = dec.read_len();
+  } else {
+    s.kind = StructRef::Kind::kItem;
+    if (info & 0x80) s.origin = dec.read_left_id();
+    if (info & 0x40) s.right_origin = dec.read_right_id();
+    if ((info & 0xc0) == 0) {  // no origin: the parent is written (Yjs's cantCopyParentInfo)
+      if (dec.read_parent_info()) {
+        s.parent_kind = StructRef::ParentKind::kYKey;
+        s.parent_ykey = dec.read_string();
+      } else {
+        s.parent_kind = StructRef::ParentKind::kID;
+        s.parent_id = dec.read_left_id();
+      }
+      if (info & 0x20) s.parent_sub = dec.read_string();
+    }
+    if (!dec.ok()) return *dec.error();
+    s.content = read_item_content(dec, info);
+    s.length = content_length(s.content);
+  }
+  if (!dec.ok()) return *dec.error();
+  if (s.length == 0) {
+    return detail::struct_error(ErrorCode::kInvalidValue, "update: zero-length struct");
+  }
+  if (s.length > kMaxSafeInteger || id.clock > kMaxSafeInteger - s.length) {
+    return detail::struct_error(ErrorCode::kInvalidValue, "update: clock beyond 2^53");
+  }
+  return {};
+}
+
+template <class Decoder>
 Result<ClientStructRefs> read_client_struct_refs(Decoder& dec, std::size_t input_size,
                                                  const DecodeLimits& limits) {
   ClientStructRefs out;
@@ -196,58 +259,21 @@ Result<ClientStructRefs> read_client_struct_refs(Decoder& dec, std::size_t input
   if (num_clients > rest.remaining()) {
     return detail::struct_error(ErrorCode::kTooLarge, "update: more clients than input");
   }
-  std::uint64_t budget = static_cast<std::uint64_t>(input_size) * limits.max_structs_per_byte + 64;
+  std::uint64_t budget = limits.struct_budget(input_size);
   for (std::uint64_t ci = 0; ci < num_clients; ++ci) {
     const std::uint64_t count = rest.read_var_uint();
     const ClientID client = dec.read_client();
     Clock clock = rest.read_var_uint();
     if (!dec.ok()) return *dec.error();
     if (count > budget) {
-      return detail::struct_error(ErrorCode::kTooLarge, "update: struct count exceeds input");
+      return detail::struct_error(ErrorCode::kTooLarge, "update: struct count exceeds the decode limit");
     }
     budget -= count;
     std::vector<StructRef> refs;
     refs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(count, rest.remaining() + 16)));
     for (std::uint64_t i = 0; i < count; ++i) {
-      const std::uint8_t info = dec.read_info();
-      StructRef s;
-      s.id = ID{client, clock};
-      switch (info & 0x1f) {
-        case 0:
-          s.kind = StructRef::Kind::kGC;
-          s.length = dec.read_len();
-          break;
-        case 10:
-          s.kind = StructRef::Kind::kSkip;
-          s.length = rest.read_var_uint();
-          break;
-        default: {
-          s.kind = StructRef::Kind::kItem;
-          if (info & 0x80) s.origin = dec.read_left_id();
-          if (info & 0x40) s.right_origin = dec.read_right_id();
-          const bool cant_copy_parent_info = (info & 0xc0) == 0;
-          if (cant_copy_parent_info) {
-            if (dec.read_parent_info()) {
-              s.parent_kind = StructRef::ParentKind::kYKey;
-              s.parent_ykey = dec.read_string();
-            } else {
-              s.parent_kind = StructRef::ParentKind::kID;
-              s.parent_id = dec.read_left_id();
-            }
-            if (info & 0x20) s.parent_sub = dec.read_string();
-          }
-          s.content = read_item_content(dec, info);
-          s.length = content_length(s.content);
-          break;
-        }
-      }
-      if (!dec.ok()) return *dec.error();
-      if (s.length == 0) {
-        return detail::struct_error(ErrorCode::kInvalidValue, "update: zero-length struct");
-      }
-      if (s.length > kMaxSafeInteger || clock > kMaxSafeInteger - s.length) {
-        return detail::struct_error(ErrorCode::kInvalidValue, "update: clock beyond 2^53");
-      }
+      StructRef& s = refs.emplace_back();
+      if (auto r = read_struct_ref(dec, ID{client, clock}, StructDispatch::kDoc, s); !r) return r.error();
       if (s.kind == StructRef::Kind::kItem) {
         const auto never = [&](const std::optional<ID>& r) {
           return r && r->client == client && r->clock >= clock;
@@ -260,7 +286,6 @@ Result<ClientStructRefs> read_client_struct_refs(Decoder& dec, std::size_t input
         }
       }
       clock += s.length;
-      refs.push_back(std::move(s));
     }
     auto [pos, fresh] = index.try_emplace(client, out.clients.size());
     if (!fresh) {

@@ -35,7 +35,8 @@ class Transaction {
   // False for transactions that apply remote updates.
   bool local() const noexcept { return local_; }
 
-  // Deleted ranges in this transaction (sorted and merged at cleanup).
+  // Deleted ranges in this transaction (sorted and merged at cleanup). Add
+  // through add_to_delete_set, which also records the client order.
   DeleteSet delete_set;
   StateVector before_state;
   StateVector after_state;  // set at cleanup
@@ -61,6 +62,16 @@ class Transaction {
     auto it = before_state.find(client);
     return it == before_state.end() ? 0 : it->second;
   }
+  // Yjs's addToDeleteSet on transaction.deleteSet.
+  void add_to_delete_set(ClientID client, Clock clock, std::uint64_t len) {
+    auto& v = delete_set.clients[client];
+    if (v.empty()) delete_set_clients_.push_back(client);
+    v.push_back(DeleteItem{clock, len});
+  }
+  // The clients of delete_set in the order they were first added (the
+  // iteration order of Yjs's transaction.deleteSet, a JS Map; it decides
+  // what the formatting cleanup after a remote transaction deletes).
+  const std::vector<ClientID>& delete_set_clients() const noexcept { return delete_set_clients_; }
   // Yjs's addChangedTypeToTransaction.
   void add_changed_type(AbstractType* type, const std::string* parent_sub);
   // Removes a type from `changed` (deleted nested type).
@@ -72,6 +83,7 @@ class Transaction {
   Doc* doc_;
   Origin origin_;
   bool local_;
+  std::vector<ClientID> delete_set_clients_;
 };
 
 }  // namespace corates::crdt

@@ -16,9 +16,9 @@
 // unsorted ranges converted to v2), we return an error.
 //
 // Limits: v2 can run-length encode many structs in a few bytes, so each
-// update may hold at most limits.max_structs_per_byte * size + 64 structs
-// (DecodeLimits in structs.hpp, the same bound the Doc applies). Raise it for
-// trusted input with long regular runs (e.g. many deleted items in a row).
+// update may hold at most limits.struct_budget(size) structs (DecodeLimits in
+// structs.hpp, the same bound the Doc applies: about 2 million plus 4 per
+// byte). Raise it for trusted input with longer regular runs.
 //
 // Cost: every function is one pass over its input(s). merge_updates is a
 // k-way merge with a heap keyed by (client desc, clock, recency), so it is

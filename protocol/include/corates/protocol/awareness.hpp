@@ -47,8 +47,8 @@ class Awareness {
   // returns entries announcing their removal (same clock, "null") to broadcast.
   std::vector<AwarenessEntry> remove(const std::vector<std::uint64_t>& clients);
 
-  // Clients whose state was not renewed within kOutdatedTimeoutMs.
-  std::vector<std::uint64_t> outdated(std::int64_t now_ms) const;
+  // Clients whose state was not renewed within `timeout_ms`.
+  std::vector<std::uint64_t> outdated(std::int64_t now_ms, std::int64_t timeout_ms = kOutdatedTimeoutMs) const;
 
   // Entries for every client with a state (the answer to a query-awareness and
   // the greeting for a joining connection).

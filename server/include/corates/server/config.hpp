@@ -39,10 +39,46 @@ struct ServerConfig {
   std::string log_level = "info";                 // trace|debug|info|warn|error|off
   std::string log_format = "text";                // text|json
   // ---- sync server (rooms, awareness, extensions)
+  std::chrono::milliseconds awareness_timeout{30000};  // y-protocols outdatedTimeout
   // ---- versions and metadata (http/versioning)
+  std::string api_version = "1.0.0";            // SemVer (= kApiVersion); X-API-Version, /api/metadata
+  std::string min_supported_client = "0.0.0";   // older clients get 426 CLIENT_UPGRADE_REQUIRED
+  std::string recommended_client = "0.0.0";     // older clients get a Deprecation header
+  std::string cache_version = "1";              // X-Cache-Version: clients drop caches when it changes
+  bool require_client_version = false;          // a request without a version gets 426
+  std::string features;                         // extra capability flags, comma-separated
+  std::string ws_extensions = "ack,epoch";      // WebSocket extensions offered (?ext=)
   // ---- sessions and access control (auth/)
+  bool auth_required = true;                      // false: the server runs open (no sessions, no roles)
+  std::chrono::milliseconds session_ttl{86400000};  // a session lives this long after sign-in or refresh
+  std::string jwt_hs256_secret;                   // "" = HS256 tokens refused
+  std::string jwt_public_key_file;                // PEM: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA)
+  std::string jwt_jwks_file;                      // JSON Web Key Set file
+  std::string jwt_issuer;                         // required iss ("" = not checked)
+  std::string jwt_audience;                       // required aud ("" = not checked)
   // ---- rate limits (limits/)
+  // "RATE/UNIT [burst N]" (UNIT s, min or h) or "off"; per user and per IP by route class.
+  std::string rate_user_read = "200/s burst 1000";
+  std::string rate_user_write = "100/s burst 500";
+  std::string rate_user_auth = "10/s burst 50";
+  std::string rate_user_ops = "100/s burst 500";
+  std::string rate_ip_read = "500/s burst 2000";
+  std::string rate_ip_write = "200/s burst 1000";
+  std::string rate_ip_auth = "20/s burst 100";
+  std::string rate_ip_ops = "200/s burst 1000";
+  std::string rate_ws_messages = "1000/s burst 10000";  // per connection; 4429 beyond
+  std::size_t signin_failures_per_account = 5;        // failed sign-ins per window, then 429
+  std::size_t signin_failures_per_ip = 50;
+  std::size_t signin_failure_window_s = 300;
+  std::size_t rate_limit_max_buckets = 100000;        // bound on the limiter's memory
   // ---- operation queue (ops/)
+  std::size_t ops_max_batch = 1000;               // ops per POST /api/sync/ops; 413 BATCH_TOO_LARGE beyond
+  std::chrono::milliseconds ops_events_hold{15000};  // GET /api/sync/events waits this long for news
+
+  // Where this configuration came from (set by load_config), so that SIGHUP
+  // can load it again the same way. Not keys.
+  std::string source_file;
+  std::map<std::string, std::string> source_flags;
 };
 
 // One configuration key, for --help and the flag/env/file plumbing.

@@ -22,8 +22,9 @@
 
 namespace corates::server {
 
-// Sent on every HTTP response as X-API-Version / X-Cache-Version.
-inline constexpr std::string_view kApiVersion = "1";
+// Defaults of api_version / cache_version (X-API-Version / X-Cache-Version);
+// the live values come from the configuration (http/versioning).
+inline constexpr std::string_view kApiVersion = "1.0.0";
 inline constexpr std::string_view kCacheVersion = "1";
 
 // Sets up spdlog from config.log_level / config.log_format (stderr).
