@@ -53,14 +53,42 @@ const failed = await run({
     assert(own.status === 200 && own.json.lastSeq === 3, own.text)
   },
 
+  async 'doc.share / doc.unshare change roles once committed' () {
+    const ra = await push(alice, aliceClient, [op(4, 'doc.share', { name: 'team/plan', user: 'carol', role: 'editor' })])
+    assert(ra.json.results[0].status === 'applied' && ra.json.results[0].result.role === 'editor', ra.text)
+    const c = uuid()
+    let seq = 0
+    // Applied to the auth store just after the commit: poll briefly.
+    let ok = false
+    for (let i = 0; i < 50 && !ok; i++) {
+      const r = await push(carol, c, [op(++seq, 'doc.rename', { name: 'team/plan', title: 'Carol edits' })])
+      ok = r.json.results[0].status === 'applied'
+      if (!ok) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    assert(ok, 'carol may rename after the share')
+    const bad = await push(alice, aliceClient, [op(5, 'doc.share', { name: 'team/plan', user: 'nobody', role: 'viewer' })])
+    assert(bad.json.results[0].error.code === 'USER_NOT_FOUND', bad.text)
+    const rb = await push(bob, uuid(), [op(1, 'doc.share', { name: 'team/plan', user: 'bob', role: 'owner' })])
+    assert(rb.json.results[0].error.code === 'FORBIDDEN', 'a viewer cannot share: ' + rb.text)
+    const un = await push(alice, aliceClient, [op(6, 'doc.unshare', { name: 'team/plan', user: 'carol' })])
+    assert(un.json.results[0].status === 'applied', un.text)
+    let gone = false
+    for (let i = 0; i < 50 && !gone; i++) {
+      const r = await push(carol, c, [op(++seq, 'doc.rename', { name: 'team/plan', title: 'again' })])
+      gone = r.json.results[0].status === 'rejected' && r.json.results[0].error.code === 'FORBIDDEN'
+      if (!gone) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    assert(gone, 'carol may not rename after the unshare')
+  },
+
   async 'the feed shows each user what it may see' () {
     const a = await feed(alice)
-    assert(a.filter(c => c.clientId === aliceClient).length === 3, 'alice sees her three ops')
+    assert(a.filter(c => c.clientId === aliceClient).length === 5, 'alice sees her five applied ops (3 + share + unshare)')
     const b = await feed(bob)
     assert(b.some(c => c.type === 'doc.rename' && c.payload.name === 'team/plan'), 'bob (viewer) sees the document ops')
     assert(!b.some(c => c.type === 'todo.add' && c.payload.text === 'secret'), "bob does not see alice's todo")
     const c = await feed(carol)
-    assert(!c.some(x => x.type.startsWith('doc.')), 'carol sees no team document ops')
+    assert(!c.some(x => x.type === 'doc.create'), 'carol (no role any more) sees no team document ops')
   }
 })
 await stopServer(server)

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/constraint_builder.hpp>
+#include <valijson/constraints/concrete_constraints.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
@@ -11,6 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <new>
+#include <regex>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -20,11 +25,131 @@ namespace corates::server {
 namespace json = boost::json;
 
 struct SchemaRegistry::Compiled {
-  json::value document;
+  json::value document;   // as written (openapi.json copies it)
+  json::value validated;  // with "pattern" replaced by kSafePattern
   valijson::Schema schema;
 };
 
 namespace {
+
+// Valijson runs "pattern" through std::regex, whose matcher recurses once per
+// input character: a 30,000-character string overflows an 8 MB stack. So
+// patterns are compiled under our own keyword: a lone repeated character
+// class (^[A-Za-z0-9_-]*$) is checked in linear time, anything else only on
+// strings short enough for std::regex, longer ones fail the rule.
+constexpr std::string_view kSafePattern = "x-corates-pattern";
+constexpr std::size_t kRegexInputLimit = 1024;
+
+class SafePatternConstraint : public valijson::constraints::PolyConstraint {
+ public:
+  explicit SafePatternConstraint(std::string pattern) : pattern_(std::move(pattern)), regex_(pattern_) {
+    parse_simple();
+  }
+
+  bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
+                valijson::ValidationResults* results) const override {
+    if (!target.isString()) return true;  // "pattern" constrains strings only
+    const std::string s = target.asString();
+    bool ok;
+    if (simple_) {
+      ok = s.size() >= min_ && s.size() <= max_ &&
+           std::all_of(s.begin(), s.end(), [&](char c) { return allowed_[static_cast<unsigned char>(c)]; });
+    } else {
+      ok = s.size() <= kRegexInputLimit && std::regex_search(s, regex_);
+    }
+    if (!ok && results != nullptr) {
+      results->pushError(context, "Failed to match regex specified by 'pattern' constraint.");
+    }
+    return ok;
+  }
+
+ private:
+  Constraint* cloneInto(void* ptr) const override { return new (ptr) SafePatternConstraint(*this); }
+  std::size_t sizeOf() const override { return sizeof(SafePatternConstraint); }
+
+  // Recognizes ^[class]*$, ^[class]+$, ^[class]{n}$ and ^[class]{m,n}$ with
+  // literal characters and ranges in the class.
+  void parse_simple() {
+    std::string_view p = pattern_;
+    if (p.size() < 5 || p.front() != '^' || p.back() != '$' || p[1] != '[') return;
+    const std::size_t close = p.find(']', 2);
+    if (close == std::string_view::npos) return;
+    const std::string_view cls = p.substr(2, close - 2);
+    const std::string_view rep = p.substr(close + 1, p.size() - close - 2);
+    if (cls.empty() || cls.front() == '^' || cls.find('\\') != std::string_view::npos) return;
+    std::array<bool, 256> allowed{};
+    for (std::size_t i = 0; i < cls.size(); ++i) {
+      if (i + 2 < cls.size() && cls[i + 1] == '-') {
+        for (int c = static_cast<unsigned char>(cls[i]); c <= static_cast<unsigned char>(cls[i + 2]); ++c) {
+          allowed[static_cast<std::size_t>(c)] = true;
+        }
+        i += 2;
+      } else {
+        allowed[static_cast<unsigned char>(cls[i])] = true;
+      }
+    }
+    std::size_t min = 0;
+    std::size_t max = static_cast<std::size_t>(-1);
+    if (rep == "*") {
+    } else if (rep == "+") {
+      min = 1;
+    } else if (rep.size() >= 3 && rep.front() == '{' && rep.back() == '}') {
+      const std::string_view inner = rep.substr(1, rep.size() - 2);
+      const std::size_t comma = inner.find(',');
+      auto number = [](std::string_view t, std::size_t& out) {
+        if (t.empty() || t.size() > 9) return false;
+        out = 0;
+        for (char c : t) {
+          if (c < '0' || c > '9') return false;
+          out = out * 10 + static_cast<std::size_t>(c - '0');
+        }
+        return true;
+      };
+      if (comma == std::string_view::npos) {
+        if (!number(inner, min)) return;
+        max = min;
+      } else if (!number(inner.substr(0, comma), min) || !number(inner.substr(comma + 1), max)) {
+        return;
+      }
+    } else {
+      return;
+    }
+    allowed_ = allowed;
+    min_ = min;
+    max_ = max;
+    simple_ = true;
+  }
+
+  std::string pattern_;
+  std::regex regex_;
+  bool simple_ = false;
+  std::array<bool, 256> allowed_{};
+  std::size_t min_ = 0;
+  std::size_t max_ = 0;
+};
+
+class SafePatternBuilder : public valijson::ConstraintBuilder {
+ public:
+  valijson::constraints::Constraint* make(const valijson::adapters::Adapter& value) const override {
+    if (!value.maybeString()) valijson::throwRuntimeError("pattern must be a string");
+    return new SafePatternConstraint(value.asString());
+  }
+};
+
+// Renames every string-valued "pattern" keyword (a property named "pattern"
+// has an object value and stays).
+void rename_patterns(json::value& v) {
+  if (auto* obj = v.if_object()) {
+    if (auto it = obj->find("pattern"); it != obj->end() && it->value().is_string()) {
+      json::value pattern = it->value();
+      obj->erase(it);
+      (*obj)[kSafePattern] = std::move(pattern);
+    }
+    for (auto& kv : *obj) rename_patterns(kv.value());
+  } else if (auto* arr = v.if_array()) {
+    for (auto& e : *arr) rename_patterns(e);
+  }
+}
 
 // Escapes one reference token of a JSON pointer (RFC 6901).
 void append_token(std::string& pointer, std::string_view token) {
@@ -131,16 +256,20 @@ Result<std::shared_ptr<const SchemaRegistry>> SchemaRegistry::compile(
     if (!v.is_object()) return fail(ErrorCode::kInvalidArgument, "schema " + name + ": not a JSON object");
     parsed.emplace(name, std::move(v));
   }
+  std::map<std::string, json::value, std::less<>> validated = parsed;
+  for (auto& [name, doc] : validated) rename_patterns(doc);
   std::shared_ptr<SchemaRegistry> reg(new SchemaRegistry());
   for (const auto& [name, doc] : parsed) {
     auto compiled = std::make_unique<Compiled>();
     compiled->document = doc;
+    compiled->validated = validated.at(name);
     try {
       valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-      valijson::adapters::BoostJsonAdapter adapter(compiled->document);
+      parser.addConstraintBuilder(std::string(kSafePattern), new SafePatternBuilder());
+      valijson::adapters::BoostJsonAdapter adapter(compiled->validated);
       // Files refer to each other by bare name; Valijson owns what fetch returns.
-      auto fetch = [&parsed](const std::string& uri) -> const json::value* {
-        const json::value* found = find_doc(parsed, uri);
+      auto fetch = [&validated](const std::string& uri) -> const json::value* {
+        const json::value* found = find_doc(validated, uri);
         return found ? new json::value(*found) : nullptr;
       };
       auto free_doc = [](const json::value* d) { delete d; };

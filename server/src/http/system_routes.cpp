@@ -2,6 +2,7 @@
 // rate limited, answered on the connection's thread.
 #include "http/openapi.hpp"
 #include "http/route_table.hpp"
+#include "ops/op_service.hpp"
 #include "http/schema_validator.hpp"
 #include "metrics/metrics.hpp"
 
@@ -31,6 +32,7 @@ void get_metrics(std::shared_ptr<RequestContext> rctx) {
   HttpResponse res{http::status::ok, rctx->req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.body() = render_prometheus(rctx->ctx.metrics, rctx->ctx.store.metrics());
+  if (rctx->ctx.ops) res.body() += rctx->ctx.ops->render_prometheus();
   rctx->reply(std::move(res));
 }
 
