@@ -23,9 +23,11 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 
 "$bin" openapi -o "$tmp/openapi.json"
+# To a file: on stdout openapi-typescript mixes its progress line into the types.
+node_modules/.bin/openapi-typescript "$tmp/openapi.json" --output "$tmp/api.raw.ts" >/dev/null 2>&1
 {
   echo "// Generated from contracts/openapi.json by openapi-typescript ($regen); do not edit."
-  node_modules/.bin/openapi-typescript "$tmp/openapi.json" --output /dev/stdout 2>/dev/null
+  cat "$tmp/api.raw.ts"
 } >"$tmp/api.ts"
 grep -q "export interface paths" "$tmp/api.ts" || { echo "check-contracts: openapi-typescript produced no types"; exit 1; }
 
