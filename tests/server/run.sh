@@ -16,6 +16,11 @@ passed=0
 failed=0
 for t in "$here"/*.mjs; do
   [ "$(basename "$t")" = lib.mjs ] && continue
+  # Known-flaky tests (quarantined.txt: "file reason"): skipped unless RUN_QUARANTINED=1.
+  if [ -z "${RUN_QUARANTINED:-}" ] && grep -q "^$(basename "$t") " "$here/quarantined.txt" 2>/dev/null; then
+    echo "== $(basename "$t"): SKIPPED (quarantined: $(grep "^$(basename "$t") " "$here/quarantined.txt" | cut -d' ' -f2-))"
+    continue
+  fi
   echo "== $(basename "$t")"
   out="$(cd "$root" && timeout 180 node "$t" 2>&1)"
   status=$?
