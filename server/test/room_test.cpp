@@ -438,3 +438,54 @@ TEST_F(RoomTest, ReconcileMergesBothWays) {
 }
 
 }  // namespace
+
+// A collapsed queue is replaced by one diff from the state vector the client
+// declared in its step 1, not by the whole document.
+TEST_F(RoomTest, ResyncSendsOnlyWhatTheDeclaredStateLacks) {
+  auto writer = join("r", 1);
+  const Bytes base = text_update(7, std::string(4000, 'a'));
+  send("r", writer, proto::encode_sync_update(base));
+  ASSERT_TRUE(state("r").has_value());
+
+  // The reader holds `base` and says so in its step 1.
+  auto reader = join("r", 2);
+  corates::crdt::Doc mirror;
+  ASSERT_TRUE(corates::crdt::apply_update(mirror, base).has_value());
+  send("r", reader, proto::encode_sync_step1(corates::crdt::encode_state_vector(mirror)));
+  ASSERT_TRUE(reader->wait_for([](const Bytes& m) { return is_sync(m, 1); }));
+
+  const Bytes more = text_update(8, "tail", base);
+  send("r", writer, proto::encode_sync_update(more));
+  ASSERT_TRUE(state("r").has_value());
+
+  const std::size_t before = reader->count();
+  auto room = rooms_->acquire("r");
+  room->resync(reader->id());
+  room->release();
+  auto resync = reader->wait_for(
+      [](const Bytes& m) {
+        auto msg = proto::decode_message(m);
+        return msg && std::holds_alternative<proto::SyncUpdate>(*msg) &&
+               std::get<proto::SyncUpdate>(*msg).update.size() < 1000;
+      },
+      before);
+  ASSERT_TRUE(resync.has_value()) << "no small resync frame after " << before;
+  auto decoded = proto::decode_message(*resync);
+  ASSERT_TRUE(corates::crdt::apply_update(mirror, std::get<proto::SyncUpdate>(*decoded).update).has_value());
+  EXPECT_EQ(mirror.get<corates::crdt::Text>("t").to_string(), "tail" + std::string(4000, 'a'));
+
+  // A reader that never declared anything gets the whole state.
+  auto raw = join("r", 3);
+  const std::size_t raw_before = raw->count();
+  room = rooms_->acquire("r");
+  room->resync(raw->id());
+  room->release();
+  auto full = raw->wait_for(
+      [](const Bytes& m) {
+        auto msg = proto::decode_message(m);
+        return msg && std::holds_alternative<proto::SyncUpdate>(*msg);
+      },
+      raw_before);
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(text_of(std::get<proto::SyncUpdate>(*proto::decode_message(*full)).update), "tail" + std::string(4000, 'a'));
+}

@@ -119,8 +119,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t n) {
 void WsSession::leave_room() {
   if (left_) return;
   left_ = true;
-  queue_.clear();
-  queued_bytes_ = 0;
+  drop_unwritten();
   if (open_ && room_) {
     room_->leave(id_);
     spdlog::info("conn {}: left '{}'", id_, room_->name());
@@ -194,7 +193,11 @@ void WsSession::on_write(beast::error_code ec, std::size_t n) {
     spdlog::debug("conn {}: write failed: {}", id_, ec.message());
     queue_.clear();
     queued_bytes_ = 0;
-    return;  // the read loop sees the failure and leaves the room
+    // Tear the socket down so the read loop ends and the peer sees the
+    // connection go, instead of a half-dead socket kept open.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    return;
   }
   ctx_.metrics.bytes_sent.fetch_add(n, std::memory_order_relaxed);
   do_write();
@@ -211,18 +214,32 @@ void WsSession::do_close(std::uint16_t code, std::string reason) {
   closing_ = true;
   // Frames not yet written are dropped; the one in flight completes first
   // (Beast serializes the close frame after it).
-  if (writing_ && queue_.size() > 1) queue_.erase(queue_.begin() + 1, queue_.end());
-  if (!writing_) queue_.clear();
+  drop_unwritten();
   if (reason.size() > 123) reason.resize(123);
   // A peer that never answers the close is cut off by the idle timeout.
   websocket::close_reason cr;
   cr.code = code;
   cr.reason = reason;
   ws_.async_close(cr, [self = shared_from_this()](beast::error_code ec) {
-    if (ec) spdlog::debug("conn {}: close: {}", self->id_, ec.message());
+    if (!ec) return;
+    spdlog::debug("conn {}: close: {}", self->id_, ec.message());
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
   });
   // A closing connection leaves its room now, so nothing more is relayed to it.
   leave_room();
+}
+
+// Drops queued frames except the one being written: its bytes must live
+// until Beast's write completes.
+void WsSession::drop_unwritten() {
+  if (writing_ && !queue_.empty()) {
+    queue_.erase(queue_.begin() + 1, queue_.end());
+    queued_bytes_ = queue_.front().frame->size();
+  } else {
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
 }
 
 void WsSession::detach() {

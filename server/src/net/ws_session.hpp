@@ -56,6 +56,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void on_write(boost::beast::error_code ec, std::size_t n);
   void do_close(std::uint16_t code, std::string reason);
   void leave_room();
+  void drop_unwritten();
 
   ServerContext& ctx_;
   std::uint64_t id_;

@@ -187,7 +187,7 @@ void Room::do_join(const std::shared_ptr<Peer>& peer) {
   const std::uint64_t id = peer->id();
   idle_timer_.cancel();
   has_peers_ = true;
-  peers_[id] = PeerState{peer, {}, 0, 0, 0};
+  peers_[id] = PeerState{peer, {}, 0, 0, 0, {}};
   // The epoch first, so an opted-in client knows the generation before it
   // merges anything.
   if (peer->info().ext_epoch) peer->send(share(protocol::encode_epoch(epoch_)), FrameKind::kControl);
@@ -214,7 +214,12 @@ void Room::resync(std::uint64_t peer_id) {
     auto it = peers_.find(peer_id);
     if (it == peers_.end()) return;
     std::weak_ptr<Peer> weak = it->second.peer;
-    SharedBytes state = share(protocol::encode_sync_update(crdt::encode_state_as_update(*doc_)));
+    // Only what the client lacks beyond the state it declared in its step 1
+    // (a raw consumer that never sent one gets the whole state).
+    const Bytes& known = it->second.declared_sv;
+    auto diff = known.empty() ? Result<Bytes>(crdt::encode_state_as_update(*doc_))
+                              : crdt::encode_state_as_update(*doc_, std::span<const std::uint8_t>(known));
+    SharedBytes state = share(protocol::encode_sync_update(diff ? *diff : crdt::encode_state_as_update(*doc_)));
     SharedBytes aw = awareness_.size() > 0
                          ? share(protocol::encode_awareness(protocol::encode_awareness_update(awareness_.snapshot())))
                          : nullptr;
@@ -254,6 +259,7 @@ void Room::do_message(std::uint64_t peer_id, const SharedBytes& frame) {
             return;
           }
           SharedBytes reply = share(protocol::encode_sync_step2(*diff));
+          st.declared_sv = std::move(m.state_vector);
           std::weak_ptr<Peer> weak = peer;
           after_durable([weak, reply] {
             if (auto p = weak.lock()) p->send(reply, FrameKind::kControl);

@@ -107,6 +107,7 @@ class Room : public std::enable_shared_from_this<Room> {
     std::uint64_t updates_received = 0;          // sync step 2 + update messages (ext ack)
     std::uint64_t ack_ready = 0;                 // highest count known handled and durable
     std::uint64_t acked = 0;                     // highest count sent in an ack
+    Bytes declared_sv;  // the state vector of the client's last sync step 1: it has at least this
   };
 
   // Posts `fn` to the strand; it runs once the document is loaded and no
