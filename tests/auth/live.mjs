@@ -27,6 +27,25 @@ async function docText (doc) {
 }
 
 const failed = await run({
+  async 'listing shows only names the caller may see, and fills its page past hidden ones' () {
+    for (let i = 0; i < 30; i++) {
+      const name = `list-${String(i).padStart(2, '0')}`
+      const w = await api(server, 'POST', `/api/docs/${name}/update`, { token: owner, body: textUpdate(name) })
+      assert(w.status === 200, `create ${name}: ${w.status} ${w.text}`)
+    }
+    const reader = mintToken(dir, 'lister')
+    for (const name of ['list-05', 'list-25']) {
+      const g = await api(server, 'PUT', `/api/docs/${name}/roles/lister`, { token: owner, json: { role: 'viewer' } })
+      assert(g.status === 200, `grant ${name}: ${g.status} ${g.text}`)
+    }
+    const mine = await api(server, 'GET', '/api/docs?prefix=list-&limit=2', { token: reader })
+    assert(mine.status === 200, 'list: ' + mine.text)
+    assert(JSON.stringify(mine.json.documents.map(d => d.name)) === '["list-05","list-25"]', 'reader sees its two: ' + mine.text)
+    const all = await api(server, 'GET', '/api/docs?prefix=list-&limit=2', { token: owner })
+    assert(all.json.documents.length === 2 && all.json.nextCursor, 'owner page of two with a cursor: ' + all.text)
+    const next = await api(server, 'GET', `/api/docs?prefix=list-&limit=2&cursor=${all.json.nextCursor}`, { token: owner })
+    assert(JSON.stringify(next.json.documents.map(d => d.name)) === '["list-02","list-03"]', 'second page: ' + next.text)
+  },
   async 'ending a session closes its live sockets with 4401' () {
     const tok = mintToken(dir, 'owner')
     const other = mintToken(dir, 'owner') // another session of the same user stays

@@ -10,12 +10,15 @@
 
 #include "corates/storage/document_store.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <string>
@@ -23,6 +26,7 @@
 namespace corates::server {
 namespace http = boost::beast::http;
 namespace json = boost::json;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -224,31 +228,42 @@ void list_docs(std::shared_ptr<RequestContext> rctx) {
       return rctx->error(400, "BAD_REQUEST", fmt::format("limit must be an integer 1..{}", kMaxListLimit));
     }
   }
-  // Listing reveals names: without a per-document check it needs an owner-
-  // level view of everything; with auth, each name is filtered by the
-  // caller's role.
-  auto page = rctx->ctx.store.list(prefix, limit, cursor);
-  if (!page) {
-    if (page.error().code == ErrorCode::kInvalidArgument) {
-      return rctx->error(400, "BAD_REQUEST", "cursor: " + page.error().message);
+  // Listing reads SQLite and checks a role per name: that runs on the loader
+  // pool, not on an I/O thread.
+  asio::post(rctx->ctx.rooms->loader(), [rctx, prefix = std::move(prefix), cursor = std::move(cursor), limit] {
+    // Names the caller may not see are skipped, so one page may take several
+    // reads; a bounded scan keeps a caller who sees few names from walking
+    // the whole catalog in one request (the cursor resumes where it stopped).
+    const std::size_t max_scanned = std::max<std::size_t>(1000, limit * 4);
+    json::array docs;
+    std::string next = cursor;
+    for (std::size_t scanned = 0; scanned < max_scanned && docs.size() < limit;) {
+      auto page = rctx->ctx.store.list(prefix, limit - docs.size(), next);
+      if (!page) {
+        if (page.error().code == ErrorCode::kInvalidArgument) {
+          return rctx->error(400, "BAD_REQUEST", "cursor: " + page.error().message);
+        }
+        return rctx->error_from(page.error());
+      }
+      scanned += page->documents.size();
+      for (const storage::DocumentInfo& d : page->documents) {
+        if (doc_role(rctx->ctx, rctx->principal, d.name) < Role::kViewer) continue;
+        json::object o{{"name", d.name}, {"epoch", d.epoch}, {"lastChange", iso_time(d.last_change)}};
+        o["size"] = d.size_bytes;
+        o["lastSeq"] = d.last_seq;
+        docs.push_back(std::move(o));
+      }
+      next = std::move(page->next_cursor);
+      if (next.empty()) break;
     }
-    return rctx->error_from(page.error());
-  }
-  json::array docs;
-  for (const storage::DocumentInfo& d : page->documents) {
-    if (doc_role(rctx->ctx, rctx->principal, d.name) < Role::kViewer) continue;
-    json::object o{{"name", d.name}, {"epoch", d.epoch}, {"lastChange", iso_time(d.last_change)}};
-    o["size"] = d.size_bytes;
-    o["lastSeq"] = d.last_seq;
-    docs.push_back(std::move(o));
-  }
-  json::object out{{"documents", std::move(docs)}};
-  if (page->next_cursor.empty()) {
-    out["nextCursor"] = nullptr;
-  } else {
-    out["nextCursor"] = page->next_cursor;
-  }
-  rctx->reply_json(200, out);
+    json::object out{{"documents", std::move(docs)}};
+    if (next.empty()) {
+      out["nextCursor"] = nullptr;
+    } else {
+      out["nextCursor"] = next;
+    }
+    rctx->reply_json(200, out);
+  });
 }
 
 void reconcile_doc(std::shared_ptr<RequestContext> rctx) {
