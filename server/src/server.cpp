@@ -120,6 +120,10 @@ struct Server::Impl {
         return;
       }
       if (ctx->stopping.load()) return;
+      // Small frames (one keystroke) go out at once: with Nagle's algorithm
+      // they would wait for the peer's delayed ACK (up to 40 ms on Linux).
+      boost::system::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       std::make_shared<HttpSession>(*ctx, std::move(socket))->run();
       do_accept();
     });
