@@ -668,7 +668,7 @@ void Room::get_update(Bytes state_vector, bool v2, std::function<void(Result<Byt
                              : crdt::encode_state_as_update(*doc_, std::span<const std::uint8_t>(sv));
       if (!out) {
         cb(corates::fail(ErrorCode::kInvalidArgument, "stateVector: " + out.error().message));
-      } else if (!exists_ && submitted_ == durable_) {  // an append in flight makes it exist
+      } else if (!exists_or_pending()) {
         cb(corates::fail(ErrorCode::kNotFound, "no document named '" + name_ + "'"));
       } else {
         auto shared = std::make_shared<Bytes>(std::move(*out));
@@ -686,7 +686,7 @@ void Room::get_state_vector(std::function<void(Result<Bytes>)> cb) {
   post_step([this, self = shared_from_this(), cb = std::move(cb)] {
     if (failed_) {
       cb(unavailable());
-    } else if (!exists_ && submitted_ == durable_) {  // an append in flight makes it exist
+    } else if (!exists_or_pending()) {
       cb(corates::fail(ErrorCode::kNotFound, "no document named '" + name_ + "'"));
     } else {
       auto sv = std::make_shared<Bytes>(crdt::encode_state_vector(*doc_));
@@ -777,7 +777,7 @@ void Room::get_json(std::function<void(Result<std::string>)> cb) {
   post_step([this, self = shared_from_this(), cb = std::move(cb)] {
     if (failed_) {
       cb(unavailable());
-    } else if (!exists_ && submitted_ == durable_) {  // an append in flight makes it exist
+    } else if (!exists_or_pending()) {
       cb(corates::fail(ErrorCode::kNotFound, "no document named '" + name_ + "'"));
     } else {
       auto json = std::make_shared<Result<std::string>>(doc_to_json(*doc_));

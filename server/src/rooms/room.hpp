@@ -118,6 +118,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void on_loaded(Result<storage::LoadedDocument> loaded, std::shared_ptr<crdt::Doc> doc);
   void adopt_doc(std::unique_ptr<crdt::Doc> doc);
   bool ready() const { return loaded_ && !deleting_; }
+  // Stored, or about to be: an append in flight makes the document exist.
+  bool exists_or_pending() const { return exists_ || submitted_ != durable_; }
 
   void unpin();
   void do_join(const std::shared_ptr<Peer>& peer);
