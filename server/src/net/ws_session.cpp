@@ -16,6 +16,10 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
+// An idle connection waits with a small buffer (most frames are keystrokes);
+// a big message grows it, and it is released once that message is handled.
+constexpr std::size_t kIdleReadChunk = 1024;
+constexpr std::size_t kKeptBufferBytes = 16 * 1024;
 constexpr std::uint16_t kCloseTooLarge = 4413;
 constexpr std::uint16_t kCloseMalformed = 4400;
 constexpr std::uint16_t kCloseRateLimited = 4429;
@@ -74,7 +78,8 @@ void WsSession::on_accept(beast::error_code ec) {
 }
 
 void WsSession::do_read() {
-  ws_.async_read_some(buffer_, kReadChunk, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  const std::size_t chunk = buffer_.size() == 0 ? kIdleReadChunk : kReadChunk;
+  ws_.async_read_some(buffer_, chunk, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
 }
 
 void WsSession::on_read(beast::error_code ec, std::size_t n) {
@@ -112,6 +117,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t n) {
   const auto* p = static_cast<const std::uint8_t*>(data.data());
   auto frame = std::make_shared<const Bytes>(p, p + data.size());
   buffer_.consume(buffer_.size());
+  if (buffer_.capacity() > kKeptBufferBytes) buffer_ = beast::flat_buffer();
   room_->message(id_, std::move(frame));
   do_read();
 }
