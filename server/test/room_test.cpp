@@ -489,3 +489,30 @@ TEST_F(RoomTest, ResyncSendsOnlyWhatTheDeclaredStateLacks) {
   ASSERT_TRUE(full.has_value());
   EXPECT_EQ(text_of(std::get<proto::SyncUpdate>(*proto::decode_message(*full)).update), "tail" + std::string(4000, 'a'));
 }
+
+// New clients share one cached answer to an empty step 1; every change
+// replaces it, so nobody is answered with an old state.
+TEST_F(RoomTest, EmptyStateVectorAnswerFollowsEveryChange) {
+  auto writer = join("c", 1);
+  const Bytes empty_sv{0};
+  auto step2_text = [&](const std::shared_ptr<FakePeer>& p) -> std::string {
+    const std::size_t before = p->count();
+    send("c", p, proto::encode_sync_step1(empty_sv));
+    auto reply = p->wait_for([](const Bytes& m) { return is_sync(m, 1); }, before);
+    if (!reply) return "<no step 2>";
+    return text_of(std::get<proto::SyncStep2>(*proto::decode_message(*reply)).update);
+  };
+  Bytes state;
+  std::string expected;
+  for (int i = 0; i < 3; ++i) {
+    const std::string piece = "v" + std::to_string(i);
+    state = text_update(10 + static_cast<std::uint64_t>(i), piece, state);
+    expected = piece + expected;
+    send("c", writer, proto::encode_sync_update(state));
+    ASSERT_TRUE(this->state("c").has_value());
+    auto a = join("c", 100 + static_cast<std::uint64_t>(2 * i));
+    auto b = join("c", 101 + static_cast<std::uint64_t>(2 * i));
+    EXPECT_EQ(step2_text(a), expected);
+    EXPECT_EQ(step2_text(b), expected);
+  }
+}

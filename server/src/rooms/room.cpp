@@ -163,11 +163,21 @@ void Room::start_load() {
 
 void Room::adopt_doc(std::unique_ptr<crdt::Doc> doc) {
   doc_ = std::move(doc);
+  full_step2_.reset();
   // The update the Doc emits is exactly what an applied update added (nothing
   // for a duplicate); that is what gets stored and broadcast.
   doc_->on_update([this](std::span<const std::uint8_t> u, const crdt::Origin&, crdt::Transaction&) {
+    full_step2_.reset();
     if (capture_ != nullptr) capture_->emplace_back(u.begin(), u.end());
   });
+}
+
+// New clients (empty state vector) all get the same answer: it is encoded
+// once per document version, so a crowd joining a large document costs one
+// encoding, not one per joiner.
+SharedBytes Room::full_state_step2() {
+  if (!full_step2_) full_step2_ = share(protocol::encode_sync_step2(crdt::encode_state_as_update(*doc_)));
+  return full_step2_;
 }
 
 // ---- Connections -----------------------------------------------------------
@@ -253,12 +263,17 @@ void Room::do_message(std::uint64_t peer_id, const SharedBytes& frame) {
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, protocol::SyncStep1>) {
-          auto diff = crdt::encode_state_as_update(*doc_, std::span<const std::uint8_t>(m.state_vector));
-          if (!diff) {
-            reject(ProtocolError::kMalformedMessage, "bad state vector: " + diff.error().message);
-            return;
+          SharedBytes reply;
+          if (m.state_vector.size() == 1 && m.state_vector[0] == 0) {  // a client with nothing yet
+            reply = full_state_step2();
+          } else {
+            auto diff = crdt::encode_state_as_update(*doc_, std::span<const std::uint8_t>(m.state_vector));
+            if (!diff) {
+              reject(ProtocolError::kMalformedMessage, "bad state vector: " + diff.error().message);
+              return;
+            }
+            reply = share(protocol::encode_sync_step2(*diff));
           }
-          SharedBytes reply = share(protocol::encode_sync_step2(*diff));
           st.declared_sv = std::move(m.state_vector);
           std::weak_ptr<Peer> weak = peer;
           after_durable([weak, reply] {

@@ -117,6 +117,7 @@ class Room : public std::enable_shared_from_this<Room> {
   void start_load();
   void on_loaded(Result<storage::LoadedDocument> loaded, std::shared_ptr<crdt::Doc> doc);
   void adopt_doc(std::unique_ptr<crdt::Doc> doc);
+  SharedBytes full_state_step2();
   bool ready() const { return loaded_ && !deleting_; }
   // Stored, or about to be: an append in flight makes the document exist.
   bool exists_or_pending() const { return exists_ || submitted_ != durable_; }
@@ -175,6 +176,7 @@ class Room : public std::enable_shared_from_this<Room> {
   std::deque<std::function<void()>> deferred_;  // steps waiting for the load or a removal
 
   std::vector<Bytes>* capture_ = nullptr;  // set while applying a remote update
+  SharedBytes full_step2_;                  // cached step 2 for an empty state vector; reset on change
 
   std::uint64_t submitted_ = 0;  // appends submitted
   std::uint64_t durable_ = 0;    // appends called back (in order)
