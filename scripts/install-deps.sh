@@ -9,7 +9,9 @@ APT_PACKAGES=(
   libboost1.81-dev libsqlite3-dev libpq-dev libssl-dev libjwt-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libargon2-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libvalijson-dev
+  chromium
 )
+# chromium: tests/browser drives stock y-websocket in a real browser (headless).
 # Node.js may come from another source that bundles npm (Debian's npm package
 # then conflicts with it), so only ask apt for what is actually missing.
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
