@@ -584,6 +584,10 @@ class Scenario {
     int v = static_cast<int>(rec.at("v").to_number<std::int64_t>());
     std::vector<Bytes> inputs;
     for (const auto& i : rec.at("in").as_array()) {
+      if (i.is_object()) {  // {u}: bytes not in the log (e.g. an earlier merge's output)
+        inputs.push_back(bytes_field(i.as_object(), "u"));
+        continue;
+      }
       const auto& e = log_.at(i.to_number<std::size_t>());
       inputs.push_back(v == 1 ? e.first : e.second);
     }

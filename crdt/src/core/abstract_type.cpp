@@ -312,7 +312,7 @@ void item_values(const Item& item, std::vector<Value>& out) {
       out.emplace_back(std::get<ContentType>(item.content).type);
       break;
     case ContentRef::kDoc:
-      out.emplace_back(std::get<ContentDoc>(item.content).doc);
+      out.emplace_back(content_get<ContentDoc>(item.content).doc);
       break;
     default:
       break;

@@ -90,7 +90,7 @@ void Doc::destroy() {
     // item may hold ContentDeleted by now (gc); Yjs's new Doc is then
     // unreachable and never reported, so none is made.
     Doc* fresh = nullptr;
-    if (auto* content = std::get_if<ContentDoc>(&item->content)) {
+    if (auto* content = content_get_if<ContentDoc>(&item->content)) {
       DocOptions o = detail::doc_options_from_content(*content);
       o.should_load = false;
       fresh = parent->adopt_subdoc(std::make_unique<Doc>(std::move(o)));

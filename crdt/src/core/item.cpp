@@ -51,7 +51,7 @@ void content_integrate(Transaction& tr, Item* item) {
       break;
     }
     case ContentRef::kDoc: {
-      auto& c = std::get<ContentDoc>(item->content);
+      auto& c = content_get<ContentDoc>(item->content);
       Doc& doc = tr.doc();
       if (c.doc == nullptr) c.doc = doc.adopt_subdoc(std::make_unique<Doc>(detail::doc_options_from_content(c)));
       c.doc->set_item(item, &doc);
@@ -95,7 +95,7 @@ void content_delete(Transaction& tr, Item* item) {
       break;
     }
     case ContentRef::kDoc: {
-      Doc* d = std::get<ContentDoc>(item->content).doc;
+      Doc* d = content_get<ContentDoc>(item->content).doc;
       auto& added = tr.subdocs_added;
       auto it = std::find(added.begin(), added.end(), d);
       if (it != added.end()) {

@@ -28,10 +28,10 @@ namespace {
 const lib0::Any kNullAny = lib0::Null{};
 const JsVal kNull{&kNullAny};
 
-ContentFormat* as_format(Item* it) noexcept { return std::get_if<ContentFormat>(&it->content); }
+ContentFormat* as_format(Item* it) noexcept { return content_get_if<ContentFormat>(&it->content); }
 
 JsVal format_value(const Item* it) {
-  const auto& f = std::get<ContentFormat>(it->content);
+  const auto& f = content_get<ContentFormat>(it->content);
   return JsVal{&f.value, it, 0};
 }
 
@@ -40,7 +40,7 @@ JsVal or_null(const JsVal& v) noexcept { return v.is_undefined() ? kNull : v; }
 
 // Yjs's updateCurrentAttributes: a null value removes the key.
 void update_current_attributes(JsMap& attrs, const Item* format_item) {
-  const auto& f = std::get<ContentFormat>(format_item->content);
+  const auto& f = content_get<ContentFormat>(format_item->content);
   if (f.value.is<lib0::Null>()) {
     attrs.erase(f.key);
   } else {
@@ -1002,7 +1002,7 @@ const TextDelta& TextEvent::text_delta() const {
           }
           break;
         case ContentRef::kFormat: {
-          const auto& f = std::get<ContentFormat>(item->content);
+          const auto& f = content_get<ContentFormat>(item->content);
           const JsVal value = format_value(item);
           if (adds(item)) {
             if (!deletes(item)) {

@@ -67,7 +67,8 @@ const char* type_name(std::uint8_t ref) {
 void describe_content(const ItemContent& content, InspectedStruct& out) {
   std::string& p = out.content_preview;
   std::visit(
-      [&](const auto& c) {
+      [&](const auto& slot) {
+        const auto& c = detail::unbox(slot);
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, ContentDeleted>) {
           out.content_kind = "Deleted";

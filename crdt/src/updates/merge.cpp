@@ -1,13 +1,18 @@
 // Y.mergeUpdates / Y.mergeUpdatesV2 (yjs/src/utils/updates.js), written once
 // over the codecs.
 //
-// Yjs keeps its update readers in an array that it stable-sorts before every
-// step (client descending, then clock) and always works on the first one.
-// Only that first reader ever advances, and a stable sort puts it first among
-// the readers with the same (client, clock). We keep the readers in a binary
-// heap instead, keyed by (client desc, clock asc, stamp asc) where a reader
-// that the step touched gets a stamp smaller than every earlier one: this
-// picks exactly the reader Yjs picks, in O(log n) instead of O(n) per step.
+// Yjs keeps its update readers in an array that it sorts with
+// Array.prototype.sort before every step (client descending, then clock) and
+// always works on the first one. Its comparator says that of two readers at
+// the same (client, clock) with different struct kinds (Item vs GC) each is
+// smaller than the other, so which one wins depends on V8's TimSort. While
+// few readers are active we keep the same array and sort it exactly as V8 does
+// (v8_sort.hpp), so the output is byte-identical. With many active readers
+// (long update logs) that is O(n) per step, so we keep a binary heap keyed by
+// (client desc, clock asc, stamp asc) where a reader the step touched gets a
+// stamp smaller than every earlier one: the order a stable sort gives, exact
+// whenever no two active readers tie on (client, clock) with different kinds;
+// when the heap shrinks to the threshold it becomes the array again.
 
 #include <algorithm>
 #include <memory>
@@ -18,6 +23,7 @@
 #include "corates/crdt/update_encoder.hpp"
 #include "corates/crdt/updates.hpp"
 #include "updates/lazy_struct.hpp"
+#include "updates/v8_sort.hpp"
 
 namespace corates::crdt {
 namespace {
@@ -25,6 +31,7 @@ namespace {
 using updates_detail::LazyStructReader;
 using updates_detail::LazyStructWriter;
 using updates_detail::struct_end;
+using updates_detail::v8_sort;
 
 // Yjs's mergeWith as it behaves on structs fresh from a reader: an Item's
 // mergeWith requires `this.right === right`, and `right` is always null
@@ -50,6 +57,9 @@ struct HeapLess {
     return a.stamp > b.stamp;                              // lower stamp first
   }
 };
+
+// Up to this many active readers the merge sorts them exactly as Yjs does.
+constexpr std::size_t kArrayModeMax = 256;
 
 template <class Decoder>
 Result<void> validate_update(ByteView update, const DecodeLimits& limits) {
@@ -93,8 +103,18 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
     return {};
   };
 
+  // Yjs's comparator on the readers' current structs (skips are filtered).
+  auto yjs_compare = [&](std::uint32_t x, std::uint32_t y) -> int {
+    const StructRef& a = *readers[x]->curr();
+    const StructRef& b = *readers[y]->curr();
+    if (a.id.client != b.id.client) return b.id.client > a.id.client ? 1 : -1;
+    if (a.id.clock != b.id.clock) return a.id.clock < b.id.clock ? -1 : 1;
+    if (a.kind == b.kind) return 0;
+    return a.kind == StructRef::Kind::kSkip ? 1 : -1;
+  };
+
   std::vector<HeapEntry> heap;
-  heap.reserve(updates.size());
+  std::vector<std::uint32_t> order;  // array mode: Yjs's lazyStructDecoders
   for (std::size_t i = 0; i < updates.size(); ++i) {
     Reader probe(updates[i], /*filter_skips=*/true, limits);
     if (const StructRef* c = probe.curr()) {
@@ -105,6 +125,16 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
       if (!r) return r.error();
     }
   }
+  bool array_mode = heap.size() <= kArrayModeMax;
+  if (array_mode) {
+    // Yjs's initial array: the non-empty updates in the order given.
+    for (const HeapEntry& e : heap) {
+      readers[e.reader] =
+          std::make_unique<Reader>(updates[e.reader], /*filter_skips=*/true, limits);
+      order.push_back(e.reader);
+    }
+    heap.clear();
+  }
   std::make_heap(heap.begin(), heap.end(), HeapLess{});
   std::int64_t next_stamp = -1;
 
@@ -112,13 +142,19 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
   LazyStructWriter<Encoder> writer(encoder);
   std::optional<StructRef> cw;  // Yjs's currWrite
 
-  while (!heap.empty()) {
-    const std::uint32_t ri = heap.front().reader;
-    if (!readers[ri]) {
-      readers[ri] = std::make_unique<Reader>(updates[ri], /*filter_skips=*/true, limits);
-      const StructRef* c = readers[ri]->curr();
-      if (c == nullptr || c->id != ID{heap.front().client, heap.front().clock}) {
-        return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
+  while (array_mode ? !order.empty() : !heap.empty()) {
+    std::uint32_t ri = 0;
+    if (array_mode) {
+      v8_sort(order, yjs_compare);
+      ri = order.front();
+    } else {
+      ri = heap.front().reader;
+      if (!readers[ri]) {
+        readers[ri] = std::make_unique<Reader>(updates[ri], /*filter_skips=*/true, limits);
+        const StructRef* c = readers[ri]->curr();
+        if (c == nullptr || c->id != ID{heap.front().client, heap.front().clock}) {
+          return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
+        }
       }
     }
     Reader& dec = *readers[ri];
@@ -189,6 +225,16 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
       cw = dec.take();
     }
 
+    if (array_mode) {
+      if (dec.curr() == nullptr) {
+        // Yjs filters exhausted readers before the next sort, keeping the order.
+        order.erase(order.begin());
+        auto r = retire(dec);
+        if (!r) return r.error();
+        readers[ri].reset();
+      }
+      continue;
+    }
     std::pop_heap(heap.begin(), heap.end(), HeapLess{});
     if (const StructRef* c = dec.curr(); c != nullptr) {
       heap.back() = HeapEntry{c->id.client, c->id.clock, next_stamp--, ri};
@@ -198,6 +244,27 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
       auto r = retire(dec);
       if (!r) return r.error();
       readers[ri].reset();
+    }
+    if (heap.size() <= kArrayModeMax) {
+      // Yjs's array before its next sort: the reader this step advanced
+      // stays in front, the others are in the order of the last sort.
+      std::sort(heap.begin(), heap.end(), [ri](const HeapEntry& x, const HeapEntry& y) {
+        if ((x.reader == ri) != (y.reader == ri)) return x.reader == ri;
+        return HeapLess{}(y, x);
+      });
+      for (const HeapEntry& e : heap) {
+        if (!readers[e.reader]) {
+          readers[e.reader] =
+              std::make_unique<Reader>(updates[e.reader], /*filter_skips=*/true, limits);
+          const StructRef* c = readers[e.reader]->curr();
+          if (c == nullptr || c->id != ID{e.client, e.clock}) {
+            return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
+          }
+        }
+        order.push_back(e.reader);
+      }
+      heap.clear();
+      array_mode = true;
     }
   }
   if (cw) writer.write(*cw, 0);

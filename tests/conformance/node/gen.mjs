@@ -574,6 +574,23 @@ const doclessRecords = (r, log, randomSvs, emitRaw, gc) => {
       for (const line of doclessLines(v, c.u, c.ref, randomSvs())) emitRaw(line)
     }
   }
+  // Merges of earlier merge outputs with log entries in random order: the
+  // same (client, clock) then often arrives both as a GC (from a gc'd sync)
+  // and as an Item, where Yjs's reader order decides which one is kept.
+  const nNested = r.int(0, 2)
+  for (let k = 0; k < nNested; k++) {
+    const picks = []
+    const n = r.int(2, 6)
+    for (let i = 0; i < n; i++) {
+      if (r.bool(0.4)) picks.push({ m: r.int(0, merged[1].length - 1) })
+      else picks.push({ i: r.int(0, log.length - 1) })
+    }
+    for (const v of [1, 2]) {
+      const idx = picks.map(p => (p.m !== undefined ? { u: b64(merged[v][p.m]) } : p.i))
+      const inputs = picks.map(p => (p.m !== undefined ? merged[v][p.m] : v === 1 ? log[p.i].u1 : log[p.i].u2))
+      emitRaw(mergeLine(v, idx, inputs, gc, v === 1).line)
+    }
+  }
 }
 
 // ---------------------------------------------------------------- main

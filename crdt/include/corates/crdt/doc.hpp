@@ -17,6 +17,7 @@
 #include "corates/crdt/struct_store.hpp"
 #include "corates/crdt/transaction.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <deque>
@@ -60,8 +61,9 @@ class Pool {
       mem = free_.back();
       free_.pop_back();
     } else {
-      if (chunks_.empty() || used_ == kChunk) {
-        chunks_.emplace_back(new Slot[kChunk]);
+      if (chunks_.empty() || used_ == chunk_size_) {
+        if (!chunks_.empty()) chunk_size_ = std::min(chunk_size_ * 2, kMaxChunk);
+        chunks_.emplace_back(new Slot[chunk_size_]);
         used_ = 0;
       }
       mem = &chunks_.back()[used_++];
@@ -74,12 +76,16 @@ class Pool {
   }
 
  private:
-  static constexpr std::size_t kChunk = 1024;
+  // Chunks grow from 16 to 1024 slots: a small document does not pay for
+  // 1024 Items (~150 KB) up front, a large one still allocates rarely.
+  static constexpr std::size_t kMinChunk = 16;
+  static constexpr std::size_t kMaxChunk = 1024;
   struct alignas(T) Slot {
     unsigned char b[sizeof(T)];
   };
   std::vector<std::unique_ptr<Slot[]>> chunks_;
   std::size_t used_ = 0;
+  std::size_t chunk_size_ = kMinChunk;
   std::vector<void*> free_;
 };
 
