@@ -110,6 +110,8 @@ const std::vector<KeyDef>& key_defs() {
       // ---- operation queue (ops/)
       {{"ops_max_batch", "ops per POST /api/sync/ops at most; more get 413 BATCH_TOO_LARGE"}, Size{&C::ops_max_batch, 1, 100000}},
       {{"ops_events_hold_ms", "how long GET /api/sync/events waits for a new checkpoint before it ends the stream"}, Millis{&C::ops_events_hold}},
+      // ---- client telemetry (telemetry/)
+      {{"telemetry_client_ttl_ms", "forget a client's telemetry (and drop it from /metrics) after this much silence"}, Millis{&C::telemetry_client_ttl}},
       {{"config", "TOML file with any of these keys (flag/env only)"}, Special{}},
   };
   return defs;

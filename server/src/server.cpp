@@ -11,6 +11,7 @@
 #include "ops/op_service.hpp"
 #include "rooms/room.hpp"
 #include "server_context.hpp"
+#include "telemetry/telemetry_store.hpp"
 
 #include "corates/storage/sqlite_store.hpp"
 
@@ -183,6 +184,12 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config) {
     auto ops = OpService::open(*impl->ctx);
     if (!ops) return ops.error();
     impl->ctx->ops = std::move(*ops);
+  }
+  // ---- client telemetry (telemetry/): in memory only.
+  {
+    TelemetryLimits limits;
+    limits.ttl = impl->ctx->config.telemetry_client_ttl;
+    impl->ctx->telemetry = std::make_shared<TelemetryStore>(limits);
   }
 
   impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ioc);

@@ -29,6 +29,7 @@ class AuthService;     // auth/: accounts, sessions, tokens, per-document roles
 class VersionPolicy;   // http/versioning: metadata, client versions (reloadable)
 class RateLimiter;     // limits/: token buckets
 class OpService;       // ops/: the operation queue
+class TelemetryStore;  // telemetry/: clients' latest reports, for /metrics
 
 // Open WebSocket sessions, for the shutdown that closes them with 1001. The
 // lock is held only to insert, erase or copy the weak pointers out.
@@ -56,6 +57,7 @@ struct ServerContext {
   std::shared_ptr<VersionPolicy> versions;
   std::shared_ptr<RateLimiter> limiter;
   std::shared_ptr<OpService> ops;
+  std::shared_ptr<TelemetryStore> telemetry;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> ws_reserved{0};  // sessions counted against max_connections
   std::atomic<std::uint64_t> next_id{1};    // connection and request ids

@@ -237,6 +237,37 @@ TEST(OpStore, FailedCommitAppliesNothing) {
   EXPECT_EQ(counter(*s), 3);
 }
 
+// Groups are answered only after the syncer's fdatasync of the WAL. When it
+// fails, what the kernel kept is unknown: the batch gets an error, the store
+// refuses everything after, and a resend after a restart is harmless.
+TEST(OpStore, FailedWalSyncAnswersNothingAndStopsTheStore) {
+  TempDir dir;
+  std::atomic<bool> fail_sync{false};
+  {
+    auto s = open_store(dir.path(), [&](std::string_view step) { return step == "sync" && fail_sync.load(); });
+    ASSERT_TRUE(s->apply(batch("c1", {add_op("a", 1, 1)})).has_value());
+    EXPECT_EQ(s->checkpoint(), 1u);
+    fail_sync = true;
+    auto r = s->apply(batch("c1", {add_op("b", 2, 1)}));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kIo);
+    EXPECT_EQ(s->checkpoint(), 1u);  // never published
+    fail_sync = false;
+    auto after = s->apply(batch("c1", {add_op("c", 3, 1)}));
+    ASSERT_FALSE(after.has_value());
+    EXPECT_EQ(after.error().code, ErrorCode::kIo);
+    auto read = s->read("SELECT count(*) FROM op_log");
+    EXPECT_FALSE(read.has_value());
+  }
+  auto s = open_store(dir.path());
+  auto again = s->apply(batch("c1", {add_op("b", 2, 1), add_op("c", 3, 1)}));
+  ASSERT_TRUE(again.has_value());
+  // Here the unsynced commit did reach the file (no crash), so b is a duplicate.
+  EXPECT_EQ(again->results[0].status, OpStatus::kDuplicate);
+  EXPECT_EQ(again->results[1].status, OpStatus::kApplied);
+  EXPECT_EQ(counter(*s), 3);
+}
+
 TEST(OpStore, CheckpointsAreMonotonicAndTheFeedIsOrdered) {
   TempDir dir;
   auto s = open_store(dir.path());

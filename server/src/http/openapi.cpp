@@ -151,6 +151,7 @@ void add_all_routes(RouteTable& table) {
   add_auth_routes(table);
   add_doc_routes(table);
   add_ops_routes(table);
+  add_telemetry_routes(table);
 }
 
 Result<json::value> build_openapi(const RouteTable& table, const SchemaRegistry& schemas) {

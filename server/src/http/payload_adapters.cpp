@@ -1,4 +1,5 @@
 #include "http/payload_adapters.hpp"
+#include "metrics/metrics.hpp"
 
 #include <fmt/format.h>
 
@@ -115,24 +116,6 @@ std::vector<AdapterUse> PayloadAdapterRegistry::usage() const {
   return out;
 }
 
-namespace {
-// Prometheus label values: backslash, quote and newline escaped.
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-}  // namespace
-
 std::string PayloadAdapterRegistry::render_prometheus() const {
   const auto uses = usage();
   std::string out;
@@ -140,13 +123,13 @@ std::string PayloadAdapterRegistry::render_prometheus() const {
          "# TYPE corates_payload_adapted_total counter\n";
   for (const AdapterUse& u : uses) {
     fmt::format_to(std::back_inserter(out), "corates_payload_adapted_total{{type=\"{}\",version=\"{}\"}} {}\n",
-                   label(u.op_type), u.payload_version, u.adapted);
+                   prometheus_label(u.op_type), u.payload_version, u.adapted);
   }
   out += "# HELP corates_payload_retired_total Op payloads refused because their payloadVersion is past its sunset.\n"
          "# TYPE corates_payload_retired_total counter\n";
   for (const AdapterUse& u : uses) {
     fmt::format_to(std::back_inserter(out), "corates_payload_retired_total{{type=\"{}\",version=\"{}\"}} {}\n",
-                   label(u.op_type), u.payload_version, u.refused);
+                   prometheus_label(u.op_type), u.payload_version, u.refused);
   }
   return out;
 }

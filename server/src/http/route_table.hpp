@@ -158,5 +158,6 @@ void add_doc_routes(RouteTable& table);       // /api/docs..., /api/reconcile/do
 void add_metadata_routes(RouteTable& table);  // /api/metadata (http/versioning)
 void add_auth_routes(RouteTable& table);      // /api/auth/session, /api/session, ACL routes (auth/)
 void add_ops_routes(RouteTable& table);       // /api/sync/ops, /api/sync/events (ops/)
+void add_telemetry_routes(RouteTable& table); // /api/telemetry (telemetry/)
 
 }  // namespace corates::server

@@ -3,6 +3,7 @@
 #include "http/openapi.hpp"
 #include "http/route_table.hpp"
 #include "ops/op_service.hpp"
+#include "telemetry/telemetry_store.hpp"
 #include "http/schema_validator.hpp"
 #include "metrics/metrics.hpp"
 
@@ -33,6 +34,7 @@ void get_metrics(std::shared_ptr<RequestContext> rctx) {
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.body() = render_prometheus(rctx->ctx.metrics, rctx->ctx.store.metrics());
   if (rctx->ctx.ops) res.body() += rctx->ctx.ops->render_prometheus();
+  if (rctx->ctx.telemetry) res.body() += rctx->ctx.telemetry->render_prometheus();
   rctx->reply(std::move(res));
 }
 

@@ -20,15 +20,24 @@ std::string_view to_string(ProtocolError e) {
   return "unknown";
 }
 
-namespace {
-
-void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
-            double value) {
-  fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+std::string prometheus_label(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 // storage::Histogram counts are per bucket; Prometheus wants cumulative ones.
-void histogram(std::string& out, std::string_view name, std::string_view help, const storage::Histogram& h) {
+void append_histogram(std::string& out, std::string_view name, std::string_view help, const storage::Histogram& h) {
   fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < h.counts.size(); ++i) {
@@ -41,6 +50,13 @@ void histogram(std::string& out, std::string_view name, std::string_view help, c
   }
   if (h.counts.empty()) fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"+Inf\"}} 0\n", name);
   fmt::format_to(std::back_inserter(out), "{}_sum {}\n{}_count {}\n", name, h.sum, name, h.count);
+}
+
+namespace {
+
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            double value) {
+  fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
 }
 
 }  // namespace
@@ -78,9 +94,9 @@ std::string render_prometheus(const Metrics& m, const storage::WriterMetrics& w)
   metric(out, "corates_storage_removals_total", "counter", "Documents removed.", static_cast<double>(w.removals));
   metric(out, "corates_storage_queue_depth", "gauge", "Storage operations waiting.", static_cast<double>(w.queue_depth));
   metric(out, "corates_storage_queued_bytes", "gauge", "Payload bytes waiting for storage.", static_cast<double>(w.queued_bytes));
-  histogram(out, "corates_storage_batch_size", "Operations per committed storage transaction (fsync batch size).", w.batch_size);
-  histogram(out, "corates_storage_commit_seconds", "Storage transaction time including fsync.", w.commit_seconds);
-  histogram(out, "corates_persist_latency_seconds", "Update submission to durable.", w.append_seconds);
+  append_histogram(out, "corates_storage_batch_size", "Operations per committed storage transaction (fsync batch size).", w.batch_size);
+  append_histogram(out, "corates_storage_commit_seconds", "Storage transaction time including fsync.", w.commit_seconds);
+  append_histogram(out, "corates_persist_latency_seconds", "Update submission to durable.", w.append_seconds);
   out += "# HELP corates_rate_limited_total Requests and upgrades refused with 429, by route class.\n"
          "# TYPE corates_rate_limited_total counter\n";
   static constexpr std::string_view kClasses[] = {"none", "read", "write", "auth", "ops"};

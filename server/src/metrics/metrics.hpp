@@ -63,4 +63,11 @@ struct Metrics {
 // The whole /metrics body.
 std::string render_prometheus(const Metrics& m, const storage::WriterMetrics& w);
 
+// Pieces for the parts that render their own families (ops, telemetry, adapters).
+// A label value with backslash, quote and newline escaped.
+std::string prometheus_label(std::string_view value);
+// HELP, TYPE histogram, cumulative _bucket lines (h.counts are per bucket,
+// the last one +Inf), _sum and _count.
+void append_histogram(std::string& out, std::string_view name, std::string_view help, const storage::Histogram& h);
+
 }  // namespace corates::server

@@ -345,7 +345,7 @@ void OpService::push(const std::shared_ptr<RequestContext>& rctx) {
   auto submitted = store_->submit(
       std::move(batch), [self, rctx, shares, order = std::move(order)](Result<storage::BatchOutcome> outcome) mutable {
         if (shares && outcome) self->schedule_role_outbox();
-        // Off the writer thread: building the answer is not its job.
+        // Off the op store's syncer thread: building the answer is not its job.
         asio::post(self->ctx_.ioc, [self, rctx, order = std::move(order), outcome = std::move(outcome)]() mutable {
           RequestContext& req = *rctx;
           if (!outcome) {

@@ -1,4 +1,4 @@
-#include "rooms/doc_json.hpp"
+#include "corates/server/doc_json.hpp"
 
 #include "corates/crdt/array.hpp"
 #include "corates/crdt/content.hpp"

@@ -1,7 +1,7 @@
 #include "rooms/room.hpp"
 
 #include "net/connection_info.hpp"
-#include "rooms/doc_json.hpp"
+#include "corates/server/doc_json.hpp"
 
 #include "corates/crdt/delete_set.hpp"
 #include "corates/crdt/encoding.hpp"

@@ -350,6 +350,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/telemetry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A client's sync health (version, queue depth, failures, replays); aggregated in /metrics */
+        post: operations["postTelemetry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -696,6 +713,42 @@ export interface components {
          */
         SessionList: {
             sessions: components["schemas"]["Session"][];
+        };
+        /**
+         * TelemetryAccepted
+         * @description POST /api/telemetry (202): the report replaced the client's previous one and its deltas were counted (docs/telemetry.md).
+         */
+        TelemetryAccepted: {
+            /** @constant */
+            accepted: true;
+            /** @description the server forgets a client silent this long (telemetry_client_ttl_ms); report more often to stay counted */
+            clientTtlMs: number;
+        };
+        /**
+         * TelemetryReport
+         * @description POST /api/telemetry: what one client install reports about its sync health (docs/telemetry.md). Counters are totals since the client started; the server keeps the latest report per clientId and exposes the aggregate in /metrics.
+         */
+        TelemetryReport: {
+            /** @description the same install id the client uses in POST /api/sync/ops */
+            clientId: string;
+            /** @description semver of the client build */
+            clientVersion: string;
+            /** @description e.g. cpp-sdk, web */
+            platform?: string;
+            /** @description ops waiting (pending or syncing) right now */
+            queueDepth: number;
+            /** @description ops the server rejected, kept for the UI */
+            failedOps?: number;
+            /** @description sync failures since the last report, by code (server codes such as VALIDATION_FAILED, or client ones such as NETWORK) */
+            failures?: {
+                code: string;
+                count: number;
+            }[];
+            /** @description replays finished since the last report: how long from reconnect until the queue was empty */
+            replays?: {
+                durationMs: number;
+                ops: number;
+            }[];
         };
         /**
          * doc.create payload (version 1)
@@ -3254,6 +3307,132 @@ export interface operations {
             };
             /** @description FORBIDDEN: another user's client */
             403: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CLIENT_UPGRADE_REQUIRED: the client is older than minSupportedClient */
+            426: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: over the rate limit (see Retry-After) */
+            429: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other error (see contracts/errors.md) */
+            default: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postTelemetry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the client's version (SemVer); too old: 426 CLIENT_UPGRADE_REQUIRED */
+                "X-Client-Version"?: components["parameters"]["ClientVersion"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TelemetryReport"];
+            };
+        };
+        responses: {
+            /** @description recorded */
+            202: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TelemetryAccepted"];
+                };
+            };
+            /** @description MALFORMED_JSON or VALIDATION_FAILED (nothing recorded) */
+            400: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: another user reports with this clientId */
+            403: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 32 KiB */
+            413: {
+                headers: {
+                    "X-API-Version": components["headers"]["X-API-Version"];
+                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
                 headers: {
                     "X-API-Version": components["headers"]["X-API-Version"];
                     "X-Cache-Version": components["headers"]["X-Cache-Version"];

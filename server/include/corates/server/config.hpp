@@ -74,6 +74,8 @@ struct ServerConfig {
   // ---- operation queue (ops/)
   std::size_t ops_max_batch = 1000;               // ops per POST /api/sync/ops; 413 BATCH_TOO_LARGE beyond
   std::chrono::milliseconds ops_events_hold{15000};  // GET /api/sync/events waits this long for news
+  // ---- client telemetry (telemetry/)
+  std::chrono::milliseconds telemetry_client_ttl{600000};  // a client silent this long leaves /metrics
 
   // Where this configuration came from (set by load_config), so that SIGHUP
   // can load it again the same way. Not keys.

@@ -1,7 +1,8 @@
 #pragma once
 // The operation queue's durable state (issue 5; docs/ops.md): per-client
 // idempotency records, the change log with its checkpoint, and the tables op
-// handlers keep, in <data_dir>/ops.sqlite3 (WAL, synchronous=FULL).
+// handlers keep, in <data_dir>/ops.sqlite3 (WAL; every answer waits for an
+// fdatasync of the WAL).
 //
 // Exactly once: each fresh op runs under its own savepoint inside the group's
 // transaction; its effect, its idempotency record (client, seq, id, outcome)
@@ -11,7 +12,10 @@
 //
 // Group commit: submit() never blocks; one writer thread takes every queued
 // batch (up to max_group_ops ops), runs them in one IMMEDIATE transaction and
-// commits once, so concurrent requests share one fsync.
+// commits it to the WAL; a syncer thread fdatasyncs the WAL once for every
+// group committed meanwhile, then runs their callbacks. The writer runs the
+// next group during that fsync. Reads return only durable state. A failed
+// fsync fails its groups with kIo and every later call (restart to recover).
 //
 // JSON travels as text: the store neither parses nor validates it.
 
@@ -158,8 +162,9 @@ struct OpStoreStats {
   std::uint64_t queue_depth = 0;
 };
 
-// Called by the writer before each step ("begin", "op.lookup", "op.apply",
-// "op.record", "commit"); true makes the step fail like an I/O error.
+// Called before each step ("begin", "op.lookup", "op.apply", "op.record",
+// "commit" on the writer thread; "sync" on the syncer thread); true makes the
+// step fail like an I/O error.
 using OpFaultHook = std::function<bool(std::string_view step)>;
 
 struct OpStoreOptions {
@@ -175,8 +180,8 @@ class OpStore {
  public:
   virtual ~OpStore() = default;
 
-  // Queues a batch; the callback runs once on the writer thread after the
-  // commit (or its failure). Must not block or call back into the store's
+  // Queues a batch; the callback runs once on the syncer thread after the
+  // commit is durable (or failed). Must not block or call back into the store's
   // blocking methods. kBusy when the queue is full, kClosed after close().
   virtual Result<void> submit(OpBatch batch, BatchCallback callback) = 0;
   // submit() and wait. Not from a callback.
