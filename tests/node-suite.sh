@@ -2,13 +2,15 @@
 # The shared runner of the Node suites (tests/<suite>/run.sh call it): runs
 # every tests/<suite>/*.mjs except lib.mjs against the real binary, one file
 # at a time with a timeout, and counts the PASS/FAIL lines they print.
-#   tests/node-suite.sh SUITE_DIR [TIMEOUT_SECONDS]
+#   tests/node-suite.sh SUITE_DIR [TIMEOUT_SECONDS [FILE.mjs...]]  (files: only those,
+#   quarantined or not; the wrappers pass their arguments, e.g. tests/ops/run.sh api.mjs)
 # Environment: CORATES_BIN (default build/bin/corates-sync), SEED (passed on
 # to the tests that take one), RUN_QUARANTINED=1 (also run the files listed
 # in SUITE_DIR/quarantined.txt, one "file reason" per line).
 set -uo pipefail
 here="$(cd "$1" && pwd)"
 per_file_timeout="${2:-180}"
+shift $(($# < 2 ? $# : 2))
 suite="$(basename "$here")"
 root="$(cd "$here/../.." && pwd)"
 bin="${CORATES_BIN:-$root/build/bin/corates-sync}"
@@ -18,11 +20,19 @@ export CORATES_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
 passed=0
 failed=0
-for t in "$here"/*.mjs; do
+files=("$here"/*.mjs)
+if [ $# -gt 0 ]; then
+  files=()
+  for f in "$@"; do
+    [ -f "$here/$(basename "$f")" ] || { echo "tests/$suite: no test file $(basename "$f")"; exit 2; }
+    files+=("$here/$(basename "$f")")
+  done
+fi
+for t in "${files[@]}"; do
   name="$(basename "$t")"
   [ "$name" = lib.mjs ] && continue
   reason="$(grep "^$name " "$here/quarantined.txt" 2>/dev/null | cut -d' ' -f2-)"
-  if [ -n "$reason" ] && [ -z "${RUN_QUARANTINED:-}" ]; then
+  if [ -n "$reason" ] && [ -z "${RUN_QUARANTINED:-}" ] && [ $# -eq 0 ]; then
     echo "== $name: SKIPPED (quarantined: $reason)"
     continue
   fi
@@ -35,7 +45,8 @@ for t in "$here"/*.mjs; do
   passed=$((passed + p))
   failed=$((failed + f))
   if [ $status -ne 0 ] && [ "$f" -eq 0 ]; then
-    failed=$((failed + 1)); echo "FAIL $name: exit status $status"
+    failed=$((failed + 1))
+    if [ $status -eq 124 ]; then echo "FAIL $name: timed out after $per_file_timeout s"; else echo "FAIL $name: exit status $status"; fi
   fi
 done
 echo "$passed passed, $failed failed"

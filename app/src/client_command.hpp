@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <string>
 
 namespace corates::app {
 
@@ -16,6 +17,7 @@ namespace corates::app {
 struct ClientCommandContext {
   corates::client::Endpoint endpoint;
   std::filesystem::path state_root;  // --state DIR (the SDK keeps each user apart below it)
+  std::string user_hint;             // --user NAME, for when the server cannot be asked
 };
 
 void register_client_command(CLI::App& app);

@@ -1,5 +1,6 @@
 // corates-sync: the command-line entry point. Subcommands register themselves
 // here; errors go to stderr with exit status 2 for bad input, 1 otherwise.
+#include "client_command.hpp"
 #include "commands.hpp"
 #include "openapi_command.hpp"
 #include "serve_command.hpp"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   corates::app::register_serve_command(app);
   corates::app::register_token_command(app);
   corates::app::register_openapi_command(app);
+  corates::app::register_client_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
     if (corates::app::serve_selected()) return corates::app::run_serve();
     if (corates::app::token_selected()) return corates::app::run_token();
     if (corates::app::openapi_selected()) return corates::app::run_openapi();
+    if (corates::app::client_selected()) return corates::app::run_client();
     return corates::app::run_selected(app);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "corates-sync: %s\n", e.what());
