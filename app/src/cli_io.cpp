@@ -18,6 +18,12 @@ void bad_input(std::string_view what, std::string_view reason) {
 
 void failure(std::string message) { throw CliFailure{kExitFailure, std::move(message)}; }
 
+int report_failure(std::string_view command, int status, std::string_view what) {
+  std::fprintf(stderr, "corates-sync: %.*s: %.*s\n", static_cast<int>(command.size()), command.data(),
+               static_cast<int>(what.size()), what.data());
+  return status;
+}
+
 namespace {
 
 // Grows geometrically even when the caller knows the exact size, so that an

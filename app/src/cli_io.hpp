@@ -25,6 +25,9 @@ struct CliFailure {
 [[noreturn]] void bad_input(std::string_view what, std::string_view reason);
 // Throws CliFailure{kExitFailure, message}.
 [[noreturn]] void failure(std::string message);
+// For subcommands that report failures by return value: prints
+// "corates-sync: <command>: <what>" on stderr and returns `status`.
+int report_failure(std::string_view command, int status, std::string_view what);
 
 // Reads a whole file, or stdin for "-". A missing or unreadable input is bad
 // input (status 2), as the user named it.

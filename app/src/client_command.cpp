@@ -1,4 +1,5 @@
 // `corates-sync client ...`: the op queue from a shell (client_command.hpp).
+#include "cli_io.hpp"
 #include "client_command.hpp"
 
 #include "corates/client/client.hpp"
@@ -58,11 +59,6 @@ ClientState& state() {
   return s;
 }
 
-int fail_with(int status, const std::string& what) {
-  std::fprintf(stderr, "corates-sync: client: %s\n", what.c_str());
-  return status;
-}
-
 json::object op_json(const QueuedOp& op) {
   json::object o{{"id", op.id}, {"seq", op.seq}, {"type", op.type}, {"status", client::to_string(op.status)},
                  {"hlc", op.hlc}, {"attempts", op.attempts}};
@@ -82,7 +78,7 @@ int run_enqueue(Client& c) {
   std::optional<std::string> sv;
   if (!st.state_vector.empty()) sv = st.state_vector;
   auto id = c.enqueue(st.type, st.payload, st.payload_version, sv);
-  if (!id) return fail_with(id.error().code == ErrorCode::kInvalidArgument || id.error().code == ErrorCode::kTooLarge
+  if (!id) return report_failure("client", id.error().code == ErrorCode::kInvalidArgument || id.error().code == ErrorCode::kTooLarge
                                 ? 2
                                 : 1,
                             "enqueue: " + id.error().message);
@@ -97,10 +93,10 @@ int run_status(Client& c) {
   auto cp = q.checkpoint();
   auto nchanges = q.change_count();
   auto failed = q.failed_ops(st.limit);
-  if (!counts || !cp || !nchanges || !failed) return fail_with(1, "status: cannot read the queue");
+  if (!counts || !cp || !nchanges || !failed) return report_failure("client", 1, "status: cannot read the queue");
   if (st.json) {
     auto ops = q.list(std::nullopt, st.limit);
-    if (!ops) return fail_with(1, "status: " + ops.error().message);
+    if (!ops) return report_failure("client", 1, "status: " + ops.error().message);
     json::array all;
     for (const auto& op : *ops) all.push_back(op_json(op));
     json::array f;
@@ -119,7 +115,7 @@ int run_status(Client& c) {
                      {"failed", std::move(f)}};
     if (st.with_changes) {
       auto changes = q.changes(0, st.limit);
-      if (!changes) return fail_with(1, "status: " + changes.error().message);
+      if (!changes) return report_failure("client", 1, "status: " + changes.error().message);
       json::array list;
       for (const auto& ch : *changes) {
         list.push_back(json::object{{"checkpoint", ch.checkpoint}, {"id", ch.id}, {"clientId", ch.client_id},
@@ -149,13 +145,13 @@ int run_sync(Client& c) {
     const client::SyncStatus s = c.sync()->status();
     switch (s.state) {
       case SyncState::kUpgradeRequired:
-        return fail_with(1, "sync: upgrade required: " + s.message);
+        return report_failure("client", 1, "sync: upgrade required: " + s.message);
       case SyncState::kOffline:
-        return fail_with(1, "sync: server unreachable or busy (" + s.code + "): " + report.error().message);
+        return report_failure("client", 1, "sync: server unreachable or busy (" + s.code + "): " + report.error().message);
       case SyncState::kUnauthorized:
-        return fail_with(1, "sync: not authorized: " + s.code + ": " + s.message);
+        return report_failure("client", 1, "sync: not authorized: " + s.code + ": " + s.message);
       default:
-        return fail_with(1, "sync: " + (s.code.empty() ? std::string() : s.code + ": ") + report.error().message);
+        return report_failure("client", 1, "sync: " + (s.code.empty() ? std::string() : s.code + ": ") + report.error().message);
     }
   }
   if (st.json) {
@@ -273,7 +269,7 @@ bool client_selected() { return state().command != nullptr && state().command->p
 int run_client() {
   ClientState& st = state();
   auto endpoint = client::parse_endpoint(st.server);
-  if (!endpoint) return fail_with(2, endpoint.error().message);
+  if (!endpoint) return report_failure("client", 2, endpoint.error().message);
   endpoint->token = st.token;
   endpoint->timeout = std::chrono::milliseconds(st.timeout_ms);
   if (client_doc_selected()) {
@@ -288,7 +284,7 @@ int run_client() {
   options.sync.backoff.max = std::chrono::milliseconds(std::max(st.backoff_max_ms, 1u));
   auto c = Client::open(options);
   if (!c) {
-    return fail_with(c.error().code == ErrorCode::kInvalidArgument ? 2 : 1, c.error().message);
+    return report_failure("client", c.error().code == ErrorCode::kInvalidArgument ? 2 : 1, c.error().message);
   }
   if (st.enqueue->parsed()) return run_enqueue(**c);
   if (st.status->parsed()) return run_status(**c);
@@ -296,16 +292,16 @@ int run_client() {
   if (st.run->parsed()) return run_loop(**c);
   if (st.cache_put->parsed()) {
     auto r = (*c)->queue()->cache_put(st.cache_key, st.cache_value);
-    return r ? 0 : fail_with(1, "cache-put: " + r.error().message);
+    return r ? 0 : report_failure("client", 1, "cache-put: " + r.error().message);
   }
   if (st.cache_get->parsed()) {
     auto r = (*c)->queue()->cache_get(st.cache_key);
-    if (!r) return fail_with(1, "cache-get: " + r.error().message);
-    if (!*r) return fail_with(1, "cache-get: no entry '" + st.cache_key + "'");
+    if (!r) return report_failure("client", 1, "cache-get: " + r.error().message);
+    if (!*r) return report_failure("client", 1, "cache-get: no entry '" + st.cache_key + "'");
     std::printf("%s\n", (*r)->c_str());
     return 0;
   }
-  return fail_with(2, "no client command given");
+  return report_failure("client", 2, "no client command given");
 }
 
 }  // namespace corates::app

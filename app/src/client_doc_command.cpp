@@ -3,6 +3,7 @@
 // offline, the cached copy is shown and edits wait for the next sync.
 //   exit 0: synced; 3: kept locally, the server was unreachable;
 //   1: refused or failed (epoch change, auth, ...); 2: bad arguments.
+#include "cli_io.hpp"
 #include "client_command.hpp"
 
 #include "corates/client/client.hpp"
@@ -39,11 +40,6 @@ DocState& state() {
   return s;
 }
 
-int fail_doc(int status, const std::string& what) {
-  std::fprintf(stderr, "corates-sync: client doc: %s\n", what.c_str());
-  return status;
-}
-
 // Syncs; returns the exit status and says on stderr what happened.
 int sync_and_report(client::DocProvider& p, std::chrono::milliseconds wait) {
   auto r = p.sync(wait);
@@ -54,7 +50,7 @@ int sync_and_report(client::DocProvider& p, std::chrono::milliseconds wait) {
                  r.error().message.c_str(), static_cast<unsigned long long>(unsent ? *unsent : 0));
     return kKeptOffline;
   }
-  return fail_doc(1, r.error().message);
+  return report_failure("client doc", 1, r.error().message);
 }
 
 }  // namespace
@@ -86,17 +82,17 @@ int run_client_doc(const ClientCommandContext& context) {
   options.state_root = context.state_root;
   options.user_hint = context.user_hint;
   auto c = client::Client::open(options);
-  if (!c) return fail_doc(c.error().code == ErrorCode::kInvalidArgument ? 2 : 1, c.error().message);
+  if (!c) return report_failure("client doc", c.error().code == ErrorCode::kInvalidArgument ? 2 : 1, c.error().message);
   auto doc = (*c)->open_doc(st.name);
-  if (!doc) return fail_doc(doc.error().code == ErrorCode::kInvalidArgument ? 2 : 1, doc.error().message);
+  if (!doc) return report_failure("client doc", doc.error().code == ErrorCode::kInvalidArgument ? 2 : 1, doc.error().message);
   client::DocProvider& p = **doc;
   const auto wait = std::chrono::milliseconds(st.wait_ms);
 
   if (st.edit->parsed()) {
     const bool has_text_edit = st.insert_at.has_value() || !st.delete_range.empty();
-    if (!st.text_field.empty() && !has_text_edit) return fail_doc(2, "--text needs --insert POS --string S or --delete POS LEN");
-    if (!st.map_field.empty() && st.set_pair.empty()) return fail_doc(2, "--map needs --set KEY VALUE");
-    if (st.text_field.empty() && st.map_field.empty()) return fail_doc(2, "edit needs --text or --map");
+    if (!st.text_field.empty() && !has_text_edit) return report_failure("client doc", 2, "--text needs --insert POS --string S or --delete POS LEN");
+    if (!st.map_field.empty() && st.set_pair.empty()) return report_failure("client doc", 2, "--map needs --set KEY VALUE");
+    if (st.text_field.empty() && st.map_field.empty()) return report_failure("client doc", 2, "edit needs --text or --map");
     std::string problem;
     auto r = p.edit([&](crdt::Doc& d) {
       if (!st.text_field.empty()) {
@@ -119,15 +115,15 @@ int run_client_doc(const ClientCommandContext& context) {
         d.get<crdt::Map>(st.map_field).set(st.set_pair[0], crdt::lib0::Any(st.set_pair[1]));
       }
     });
-    if (!problem.empty()) return fail_doc(2, problem);
-    if (!r) return fail_doc(1, "the edit was not stored: " + r.error().message);
+    if (!problem.empty()) return report_failure("client doc", 2, problem);
+    if (!r) return report_failure("client doc", 1, "the edit was not stored: " + r.error().message);
     return sync_and_report(p, wait);
   }
 
   const int status = sync_and_report(p, wait);
   if (status == 1) return status;
   auto json = server::doc_to_json(p.doc());
-  if (!json) return fail_doc(1, json.error().message);
+  if (!json) return report_failure("client doc", 1, json.error().message);
   std::printf("%s\n", json->c_str());
   return status;
 }

@@ -1,3 +1,4 @@
+#include "cli_io.hpp"
 #include "token_command.hpp"
 
 #include "corates/storage/auth_store.hpp"
@@ -26,11 +27,6 @@ TokenState& state() {
   return s;
 }
 
-int fail_with(int status, const std::string& what) {
-  std::fprintf(stderr, "corates-sync: token: %s\n", what.c_str());
-  return status;
-}
-
 }  // namespace
 
 void register_token_command(CLI::App& app) {
@@ -57,19 +53,19 @@ int run_token() {
   TokenState& st = state();
   std::optional<storage::DocRole> role;
   if (!st.role.empty() || !st.doc.empty()) {
-    if (st.role.empty() || st.doc.empty()) return fail_with(2, "--role and --doc go together");
+    if (st.role.empty() || st.doc.empty()) return report_failure("token", 2, "--role and --doc go together");
     role = storage::parse_doc_role(st.role);
     if (!role || *role == storage::DocRole::kNone) {
-      return fail_with(2, "--role must be owner, editor or viewer, not '" + st.role + "'");
+      return report_failure("token", 2, "--role must be owner, editor or viewer, not '" + st.role + "'");
     }
   }
   std::string password;
   if (st.password_stdin) {
-    if (!std::getline(std::cin, password) || password.empty()) return fail_with(2, "no password on stdin");
+    if (!std::getline(std::cin, password) || password.empty()) return report_failure("token", 2, "no password on stdin");
     if (!password.empty() && password.back() == '\r') password.pop_back();
   }
   auto store = storage::open_sqlite_auth_store({st.data});
-  if (!store) return fail_with(1, store.error().message);
+  if (!store) return report_failure("token", 1, store.error().message);
   storage::AuthStore& s = **store;
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -81,20 +77,20 @@ int run_token() {
     user = s.create_user(st.user, "", "", "dev", now);
     created = true;
   }
-  if (!user) return fail_with(user.error().code == ErrorCode::kInvalidArgument ? 2 : 1, user.error().message);
+  if (!user) return report_failure("token", user.error().code == ErrorCode::kInvalidArgument ? 2 : 1, user.error().message);
   if (st.password_stdin) {
     auto hash = storage::hash_password(password);
-    if (!hash) return fail_with(2, hash.error().message);
-    if (auto r = s.set_password_hash(user->id, *hash); !r) return fail_with(1, r.error().message);
+    if (!hash) return report_failure("token", 2, hash.error().message);
+    if (auto r = s.set_password_hash(user->id, *hash); !r) return report_failure("token", 1, r.error().message);
   }
   if (role) {
     if (auto r = s.set_grant(st.doc, user->id, *role); !r) {
-      return fail_with(r.error().code == ErrorCode::kInvalidArgument ? 2 : 1, r.error().message);
+      return report_failure("token", r.error().code == ErrorCode::kInvalidArgument ? 2 : 1, r.error().message);
     }
   }
   const std::int64_t expires = now + static_cast<std::int64_t>(st.ttl_hours) * 3600 * 1000;
   auto session = s.create_session(user->id, "dev", now, expires);
-  if (!session) return fail_with(1, session.error().message);
+  if (!session) return report_failure("token", 1, session.error().message);
   std::fprintf(stderr, "%s user '%s' (%s)%s%s; session %s valid for %llu h\n", created ? "created" : "existing",
                user->name.c_str(), user->id.c_str(), role ? (", " + st.role + " on '" + st.doc + "'").c_str() : "",
                st.password_stdin ? ", password set" : "", session->session.id.c_str(),

@@ -2,14 +2,14 @@
 
 #include "corates/client/http_client.hpp"
 #include "corates/client/sync_util.hpp"
-#include "queue_sql.hpp"
+#include "sqlite_db.hpp"
 
 #include <boost/json.hpp>
 #include <openssl/evp.h>
 
 namespace corates::client {
 namespace json = boost::json;
-using queue_sql::Value;
+using sql::Value;
 
 namespace {
 
@@ -43,8 +43,8 @@ class Accounts {
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<UserIdentity>{};
     UserIdentity u;
-    u.id = queue_sql::as_text((*rows)[0][0]);
-    u.name = queue_sql::as_text((*rows)[0][1]);
+    u.id = sql::as_text((*rows)[0][0]);
+    u.name = sql::as_text((*rows)[0][1]);
     u.verified = true;
     return std::optional<UserIdentity>(u);
   }
@@ -63,7 +63,7 @@ class Accounts {
   }
 
  private:
-  queue_sql::Db db_;
+  sql::Db db_;
 };
 
 UserIdentity anonymous_or_hint(const std::string& hint) {

@@ -3,6 +3,7 @@
 #include "corates/crdt/encoding.hpp"
 #include "corates/protocol/extensions.hpp"
 #include "corates/protocol/message.hpp"
+#include "sqlite_db.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include <sqlite3.h>
 
 #include <optional>
 #include <thread>
@@ -26,58 +26,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Bytes = std::vector<std::uint8_t>;
 
-// ---- SQLite: the cache ------------------------------------------------------------
-
-struct DocProvider::Store {
-  sqlite3* db = nullptr;
-  ~Store() {
-    if (db != nullptr) sqlite3_close_v2(db);
-  }
-  Error error(std::string_view what) const {
-    return Error{ErrorCode::kIo, std::string(what) + ": " + sqlite3_errmsg(db)};
-  }
-  Result<void> exec(const char* sql) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return error(sql);
-    return {};
-  }
-  // Runs `sql` with text/blob/int parameters; `row` sees each result row.
-  using Param = std::variant<std::string_view, const Bytes*, std::int64_t>;
-  Result<void> run(const char* sql, std::initializer_list<Param> params,
-                   const std::function<void(sqlite3_stmt*)>& row = {}) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) return error(sql);
-    int i = 1;
-    for (const Param& p : params) {
-      if (auto* s = std::get_if<std::string_view>(&p)) {
-        sqlite3_bind_text(st, i, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-      } else if (auto* b = std::get_if<const Bytes*>(&p)) {
-        sqlite3_bind_blob(st, i, (*b)->data(), static_cast<int>((*b)->size()), SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_int64(st, i, std::get<std::int64_t>(p));
-      }
-      ++i;
-    }
-    int rc = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      if (row) row(st);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return error(sql);
-    return {};
-  }
-};
-
 namespace {
-
-Bytes column_blob(sqlite3_stmt* st, int i) {
-  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(st, i));
-  return p == nullptr ? Bytes{} : Bytes(p, p + sqlite3_column_bytes(st, i));
-}
-
-std::string column_text(sqlite3_stmt* st, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-  return p == nullptr ? std::string{} : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
-}
 
 std::string percent_encode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -110,9 +59,14 @@ Error closed_error(const websocket::close_reason& cr) {
 }  // namespace
 
 // ---- Opening and local edits ----------------------------------------------------
+//
+// docs.sqlite3 holds, per document, the state as of the last sync with its
+// epoch, and the local updates not yet acknowledged (`unsent`). The document
+// is that state plus every unsent update, so an edit stores only its own
+// update, not the whole document.
 
-DocProvider::DocProvider(Endpoint endpoint, std::string name, std::unique_ptr<Store> store)
-    : endpoint_(std::move(endpoint)), name_(std::move(name)), store_(std::move(store)),
+DocProvider::DocProvider(Endpoint endpoint, std::string name, std::unique_ptr<sql::Db> db)
+    : endpoint_(std::move(endpoint)), name_(std::move(name)), db_(std::move(db)),
       doc_(std::make_unique<crdt::Doc>()) {}
 
 DocProvider::~DocProvider() = default;
@@ -123,24 +77,18 @@ Result<std::unique_ptr<DocProvider>> DocProvider::open(Endpoint endpoint, const 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail(ErrorCode::kIo, "create " + dir.string() + ": " + ec.message());
-  auto store = std::make_unique<Store>();
-  const std::string file = (dir / "docs.sqlite3").string();
-  if (sqlite3_open_v2(file.c_str(), &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return store->error("open " + file);
-  }
-  sqlite3_busy_timeout(store->db, 10'000);
-  // synchronous=FULL: an edit that returned is on disk.
-  if (auto r = store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                           "CREATE TABLE IF NOT EXISTS docs (name TEXT PRIMARY KEY, state BLOB NOT NULL,"
-                           " epoch TEXT NOT NULL);"
-                           "CREATE TABLE IF NOT EXISTS unsent (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                           " name TEXT NOT NULL, data BLOB NOT NULL);"
-                           "CREATE INDEX IF NOT EXISTS unsent_by_doc ON unsent (name, id);");
+  auto db = std::make_unique<sql::Db>();
+  // WAL with synchronous=FULL: an edit that returned is on disk.
+  if (auto r = db->open(dir / "docs.sqlite3"); !r) return r.error();
+  if (auto r = db->exec("CREATE TABLE IF NOT EXISTS docs (name TEXT PRIMARY KEY, state BLOB NOT NULL,"
+                        " epoch TEXT NOT NULL);"
+                        "CREATE TABLE IF NOT EXISTS unsent (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                        " name TEXT NOT NULL, data BLOB NOT NULL);"
+                        "CREATE INDEX IF NOT EXISTS unsent_by_doc ON unsent (name, id);");
       !r) {
     return r.error();
   }
-  std::unique_ptr<DocProvider> p(new DocProvider(std::move(endpoint), std::move(name), std::move(store)));
+  std::unique_ptr<DocProvider> p(new DocProvider(std::move(endpoint), std::move(name), std::move(db)));
   if (auto r = p->load(); !r) return r.error();
   return p;
 }
@@ -148,16 +96,16 @@ Result<std::unique_ptr<DocProvider>> DocProvider::open(Endpoint endpoint, const 
 // (Re)builds the in-memory document from the cache.
 Result<void> DocProvider::load() {
   auto doc = std::make_unique<crdt::Doc>();
-  Bytes state;
-  std::string epoch;
-  auto r = store_->run("SELECT state, epoch FROM docs WHERE name = ?1", {std::string_view(name_)},
-                       [&](sqlite3_stmt* st) {
-                         state = column_blob(st, 0);
-                         epoch = column_text(st, 1);
-                       });
-  if (!r) return r;
-  if (!state.empty()) {
-    if (auto a = crdt::apply_update(*doc, state); !a) {
+  auto base = db_->query("SELECT state, epoch FROM docs WHERE name = ?1", {name_});
+  if (!base) return base.error();
+  auto unsent = db_->query("SELECT data FROM unsent WHERE name = ?1 ORDER BY id", {name_});
+  if (!unsent) return unsent.error();
+  std::vector<sql::Blob> parts;
+  if (!base->empty()) parts.push_back(sql::as_blob((*base)[0][0]));
+  for (const sql::Row& row : *unsent) parts.push_back(sql::as_blob(row[0]));
+  for (const sql::Blob& u : parts) {
+    if (u.empty()) continue;
+    if (auto a = crdt::apply_update(*doc, u); !a) {
       return fail(ErrorCode::kInvalidValue, "cached document '" + name_ + "' is unreadable: " + a.error().message);
     }
   }
@@ -166,79 +114,63 @@ Result<void> DocProvider::load() {
     if (!applying_remote_) captured_.emplace_back(u.begin(), u.end());
   });
   doc_ = std::move(doc);
-  epoch_ = std::move(epoch);
+  epoch_ = base->empty() ? std::string() : sql::as_text((*base)[0][1]);
   captured_.clear();
   return {};
 }
 
 Result<std::uint64_t> DocProvider::unsent_updates() {
-  std::uint64_t n = 0;
-  auto r = store_->run("SELECT count(*) FROM unsent WHERE name = ?1", {std::string_view(name_)},
-                       [&](sqlite3_stmt* st) { n = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)); });
-  if (!r) return r.error();
-  return n;
-}
-
-// Stores the whole state (and the captured local updates) in one transaction.
-Result<void> DocProvider::save_state() {
-  if (auto r = store_->exec("BEGIN IMMEDIATE"); !r) return r;
-  auto rollback = [&](Error e) -> Result<void> {
-    (void)store_->exec("ROLLBACK");
-    return e;
-  };
-  for (const Bytes& u : captured_) {
-    if (auto r = store_->run("INSERT INTO unsent (name, data) VALUES (?1, ?2)", {std::string_view(name_), &u}); !r) {
-      return rollback(r.error());
-    }
-  }
-  const Bytes state = crdt::encode_state_as_update(*doc_);
-  if (auto r = store_->run("INSERT INTO docs (name, state, epoch) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE "
-                           "SET state = excluded.state, epoch = excluded.epoch",
-                           {std::string_view(name_), &state, std::string_view(epoch_)});
-      !r) {
-    return rollback(r.error());
-  }
-  if (auto r = store_->exec("COMMIT"); !r) return rollback(r.error());
-  captured_.clear();
-  return {};
+  auto rows = db_->query("SELECT count(*) FROM unsent WHERE name = ?1", {name_});
+  if (!rows) return rows.error();
+  return static_cast<std::uint64_t>(sql::as_int((*rows)[0][0]));
 }
 
 Result<void> DocProvider::edit(const std::function<void(crdt::Doc&)>& fn) {
   captured_.clear();
   doc_->transact([&](crdt::Transaction&) { fn(*doc_); });
   if (captured_.empty()) return {};  // nothing changed
-  if (auto r = save_state(); !r) {
-    // Not stored: the in-memory document must not claim it either.
-    (void)load();
-    return r;
-  }
-  return {};
+  auto stored = [&]() -> Result<void> {
+    sql::Txn txn(*db_);
+    if (auto r = txn.begin(); !r) return r;
+    for (sql::Blob& u : captured_) {
+      if (auto r = db_->query("INSERT INTO unsent (name, data) VALUES (?1, ?2)", {name_, std::move(u)}); !r) {
+        return r.error();
+      }
+    }
+    return txn.commit();
+  }();
+  captured_.clear();
+  // Not stored: the in-memory document must not claim it either.
+  if (!stored) (void)load();
+  return stored;
 }
 
 Result<void> DocProvider::reset_to_server() {
-  if (auto r = store_->exec("BEGIN IMMEDIATE"); !r) return r;
-  auto a = store_->run("DELETE FROM unsent WHERE name = ?1", {std::string_view(name_)});
-  auto b = a ? store_->run("DELETE FROM docs WHERE name = ?1", {std::string_view(name_)}) : a;
-  if (!b || !store_->exec("COMMIT")) {
-    (void)store_->exec("ROLLBACK");
-    return b ? Result<void>(fail(ErrorCode::kIo, "reset: commit failed")) : b;
+  {
+    sql::Txn txn(*db_);
+    if (auto r = txn.begin(); !r) return r;
+    if (auto r = db_->query("DELETE FROM unsent WHERE name = ?1", {name_}); !r) return r.error();
+    if (auto r = db_->query("DELETE FROM docs WHERE name = ?1", {name_}); !r) return r.error();
+    if (auto r = txn.commit(); !r) return r;
   }
   return load();
 }
 
 Result<void> DocProvider::republish_local() {
-  // The whole local state becomes one unsent update, for whatever generation
-  // the server has now.
-  captured_.clear();
-  captured_.push_back(crdt::encode_state_as_update(*doc_));
-  if (auto r = store_->exec("BEGIN IMMEDIATE"); !r) return r;
-  if (auto r = store_->run("DELETE FROM unsent WHERE name = ?1", {std::string_view(name_)}); !r) {
-    (void)store_->exec("ROLLBACK");
-    return r;
+  // The whole local state becomes the one unsent update, for whatever
+  // generation the server has now; the cache no longer claims an epoch.
+  sql::Txn txn(*db_);
+  if (auto r = txn.begin(); !r) return r;
+  if (auto r = db_->query("DELETE FROM unsent WHERE name = ?1", {name_}); !r) return r.error();
+  if (auto r = db_->query("INSERT INTO unsent (name, data) VALUES (?1, ?2)",
+                          {name_, sql::Blob(crdt::encode_state_as_update(*doc_))});
+      !r) {
+    return r.error();
   }
-  if (auto r = store_->exec("COMMIT"); !r) return r;
+  if (auto r = db_->query("UPDATE docs SET epoch = '' WHERE name = ?1", {name_}); !r) return r.error();
+  if (auto r = txn.commit(); !r) return r;
   epoch_.clear();
-  return save_state();
+  return {};
 }
 
 // ---- Sync ----------------------------------------------------------------------
@@ -253,12 +185,10 @@ struct Unsent {
 }  // namespace
 
 Result<DocSyncReport> DocProvider::sync(std::chrono::milliseconds timeout) {
+  auto rows = db_->query("SELECT id, data FROM unsent WHERE name = ?1 ORDER BY id", {name_});
+  if (!rows) return rows.error();
   std::vector<Unsent> unsent;
-  if (auto r = store_->run("SELECT id, data FROM unsent WHERE name = ?1 ORDER BY id", {std::string_view(name_)},
-                           [&](sqlite3_stmt* st) { unsent.push_back({sqlite3_column_int64(st, 0), column_blob(st, 1)}); });
-      !r) {
-    return r.error();
-  }
+  for (sql::Row& row : *rows) unsent.push_back({sql::as_int(row[0]), sql::as_blob(row[1])});
   asio::io_context ioc;
   std::vector<Bytes> received;  // updates from the server, applied once the round trip succeeded
   std::string server_epoch;
@@ -389,30 +319,35 @@ Result<DocSyncReport> DocProvider::sync(std::chrono::milliseconds timeout) {
   };
   std::optional<Result<DocSyncReport>> outcome(finish(session()));
   if (!*outcome) return *outcome;
-  // Merge what the server had, then store it with the epoch, and forget the
-  // unsent updates the server acknowledged, in one transaction.
-  bool changed = false;
+  // Merge what the server had, then store the state with the epoch and
+  // forget the unsent updates the server acknowledged, in one transaction.
+  const Bytes before = crdt::encode_state_vector(*doc_);
   applying_remote_ = true;
   for (const Bytes& u : received) {
-    const Bytes before = crdt::encode_state_vector(*doc_);
     if (auto a = crdt::apply_update(*doc_, u); !a) {
       applying_remote_ = false;
       return fail(ErrorCode::kInvalidValue, "the server sent an undecodable update: " + a.error().message);
     }
-    changed = changed || crdt::encode_state_vector(*doc_) != before;
   }
   applying_remote_ = false;
-  epoch_ = (*outcome)->epoch;
-  if (auto r = store_->exec("BEGIN IMMEDIATE"); !r) return r.error();
-  for (std::uint64_t i = 0; i < acked_unsent; ++i) {
-    if (auto r = store_->run("DELETE FROM unsent WHERE id = ?1", {unsent[i].id}); !r) {
-      (void)store_->exec("ROLLBACK");
+  (*outcome)->received_changes = crdt::encode_state_vector(*doc_) != before;
+  sql::Txn txn(*db_);
+  if (auto r = txn.begin(); !r) return r.error();
+  if (acked_unsent > 0) {
+    // Acks count in sending order, so the acknowledged ones are a prefix.
+    if (auto r = db_->query("DELETE FROM unsent WHERE name = ?1 AND id <= ?2", {name_, unsent[acked_unsent - 1].id});
+        !r) {
       return r.error();
     }
   }
-  if (auto r = store_->exec("COMMIT"); !r) return r.error();
-  if (auto r = save_state(); !r) return r.error();
-  (*outcome)->received_changes = changed;
+  if (auto r = db_->query("INSERT INTO docs (name, state, epoch) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE "
+                          "SET state = excluded.state, epoch = excluded.epoch",
+                          {name_, sql::Blob(crdt::encode_state_as_update(*doc_)), (*outcome)->epoch});
+      !r) {
+    return r.error();
+  }
+  if (auto r = txn.commit(); !r) return r.error();
+  epoch_ = (*outcome)->epoch;
   return *outcome;
 }
 

@@ -1,7 +1,7 @@
 #include "corates/client/op_queue.hpp"
 
 #include "corates/client/sync_util.hpp"
-#include "queue_sql.hpp"
+#include "sqlite_db.hpp"
 
 #include <boost/json.hpp>
 
@@ -10,12 +10,12 @@
 
 namespace corates::client {
 namespace json = boost::json;
-using queue_sql::as_int;
-using queue_sql::as_opt_text;
-using queue_sql::as_text;
-using queue_sql::Row;
-using queue_sql::Txn;
-using queue_sql::Value;
+using sql::as_int;
+using sql::as_opt_text;
+using sql::as_text;
+using sql::Row;
+using sql::Txn;
+using sql::Value;
 
 namespace {
 
@@ -109,14 +109,14 @@ QueuedOp op_from_row(const Row& r) {
   return op;
 }
 
-Result<std::optional<std::string>> read_meta(queue_sql::Db& db, std::string_view key) {
+Result<std::optional<std::string>> read_meta(sql::Db& db, std::string_view key) {
   auto rows = db.query("SELECT value FROM meta WHERE key = ?1", {Value(std::string(key))});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<std::string>{};
   return std::optional<std::string>(as_text((*rows)[0][0]));
 }
 
-Result<void> write_meta(queue_sql::Db& db, std::string_view key, std::string_view value) {
+Result<void> write_meta(sql::Db& db, std::string_view key, std::string_view value) {
   auto r = db.query("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     {Value(std::string(key)), Value(std::string(value))});
   if (!r) return r.error();
@@ -131,14 +131,14 @@ T number_or_zero(const std::string& s) {
   return v;
 }
 
-Result<std::uint64_t> read_u64_meta(queue_sql::Db& db, std::string_view key) {
+Result<std::uint64_t> read_u64_meta(sql::Db& db, std::string_view key) {
   auto v = read_meta(db, key);
   if (!v) return v.error();
   if (!*v) return std::uint64_t{0};
   return number_or_zero<std::uint64_t>(**v);
 }
 
-Result<HlcTimestamp> read_hlc(queue_sql::Db& db) {
+Result<HlcTimestamp> read_hlc(sql::Db& db) {
   auto w = read_meta(db, "hlc_wall");
   if (!w) return w.error();
   auto c = read_meta(db, "hlc_counter");
@@ -149,7 +149,7 @@ Result<HlcTimestamp> read_hlc(queue_sql::Db& db) {
   return t;
 }
 
-Result<void> write_hlc(queue_sql::Db& db, HlcTimestamp t) {
+Result<void> write_hlc(sql::Db& db, HlcTimestamp t) {
   if (auto r = write_meta(db, "hlc_wall", std::to_string(t.wall_ms)); !r) return r;
   return write_meta(db, "hlc_counter", std::to_string(t.counter));
 }
@@ -181,7 +181,7 @@ Result<std::unique_ptr<OpQueue>> OpQueue::open(const std::filesystem::path& file
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   if (ec) return fail(ErrorCode::kIo, "cannot create " + file.parent_path().string() + ": " + ec.message());
   std::unique_ptr<OpQueue> q(new OpQueue());
-  q->db_ = std::make_unique<queue_sql::Db>();
+  q->db_ = std::make_unique<sql::Db>();
   if (auto r = q->db_->open(file); !r) return r.error();
   if (auto r = q->db_->exec(kSchema); !r) return r.error();
   Txn txn(*q->db_);
@@ -220,7 +220,7 @@ Result<std::string> OpQueue::enqueue(std::string_view type, std::string_view pay
   QueuedOp op;
   {
     std::lock_guard lock(mutex_);
-    queue_sql::Db& db = *db_;
+    sql::Db& db = *db_;
     Txn txn(db);
     if (auto r = txn.begin(); !r) return r.error();
     auto last = db.query("SELECT coalesce(max(seq), 0) FROM ops");

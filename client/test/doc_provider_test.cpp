@@ -9,13 +9,13 @@
 #include "corates/crdt/text.hpp"
 #include "corates/server/config.hpp"
 #include "corates/server/server.hpp"
+#include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 
 namespace corates::client {
@@ -26,14 +26,8 @@ using namespace std::chrono_literals;
 
 class DocProviderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "corates-doc-provider-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-  }
   void TearDown() override {
     if (server_) server_->stop();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   void start_server() {
     server::ServerConfig c;
@@ -66,7 +60,8 @@ class DocProviderTest : public ::testing::Test {
     return p.edit([&](crdt::Doc& d) { d.get<crdt::Text>("t").insert(at, s); });
   }
 
-  fs::path dir_;
+  test::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
   std::uint16_t port_ = 0;
   std::unique_ptr<server::Server> server_;
 };

@@ -85,14 +85,22 @@ async function converged (pages, nodeDocs, what, timeoutMs = 15000) {
 const dir = tempDir()
 const server = await startServer({ dataDir: dir })
 
+// Two pages and a Node client (announcing `nodeName` in awareness) in one
+// room, all synced.
+async function trio (room, nodeName) {
+  const a = await openPage(server.ws, room, 'A')
+  const b = await openPage(server.ws, room, 'B')
+  const n = connect(server, room)
+  if (nodeName) n.provider.awareness.setLocalStateField('user', { name: nodeName })
+  await synced(n)
+  await waitFor('pages synced', async () => (await call(a, 'status')).synced && (await call(b, 'status')).synced)
+  return { a, b, n }
+}
+
 const failed = await run({
   async 'two browsers and a Node client converge on concurrent text, map and array edits' () {
     const room = 'browser-collab'
-    const a = await openPage(server.ws, room, 'A')
-    const b = await openPage(server.ws, room, 'B')
-    const n = connect(server, room)
-    await synced(n)
-    await waitFor('pages synced', async () => (await call(a, 'status')).synced && (await call(b, 'status')).synced)
+    const { a, b, n } = await trio(room)
     for (let i = 0; i < 30; i++) {
       await Promise.all([call(a, 'edit', 'A', i), call(b, 'edit', 'B', i)])
       nodeEdit(n.doc, i)
@@ -110,11 +118,7 @@ const failed = await run({
 
   async 'a page edits offline, reconnects, and everyone converges' () {
     const room = 'browser-offline'
-    const a = await openPage(server.ws, room, 'A')
-    const b = await openPage(server.ws, room, 'B')
-    const n = connect(server, room)
-    await synced(n)
-    await waitFor('pages synced', async () => (await call(a, 'status')).synced && (await call(b, 'status')).synced)
+    const { a, b, n } = await trio(room)
     await call(a, 'edit', 'A', 0)
     await converged([a, b], [n.doc], 'first edit everywhere')
     await call(a, 'disconnect')
@@ -137,11 +141,7 @@ const failed = await run({
 
   async 'awareness crosses between pages and Node, and is removed when a page closes' () {
     const room = 'browser-awareness'
-    const a = await openPage(server.ws, room, 'A')
-    const b = await openPage(server.ws, room, 'B')
-    const n = connect(server, room)
-    n.provider.awareness.setLocalStateField('user', { name: 'N' })
-    await synced(n)
+    const { a, b, n } = await trio(room, 'N')
     const names = async p => (await call(p, 'peers')).map(x => x.name).sort().join(',')
     await waitFor('A sees B and N', async () => await names(a) === 'B,N')
     await waitFor('B sees A and N', async () => await names(b) === 'A,N')

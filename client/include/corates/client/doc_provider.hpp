@@ -3,8 +3,9 @@
 // y-websocket protocol with the `ack` and `epoch` extensions
 // (docs/protocol-extensions.md, docs/client-sdk.md "Documents").
 //
-//   <dir>/docs.sqlite3: per document its state (a v1 update), the server
-//   epoch it belongs to, and the local updates not yet acknowledged durable.
+//   <dir>/docs.sqlite3: per document its state at the last sync (a v1
+//   update), the server epoch it belongs to, and the local updates not yet
+//   acknowledged durable; the document is that state plus those updates.
 //
 // edit() is durable before it returns: the change is in SQLite as an unsent
 // update. sync() connects, announces the stored epoch's state vector, sends
@@ -29,6 +30,10 @@
 #include <string_view>
 
 namespace corates::client {
+
+namespace sql {
+class Db;
+}
 
 struct DocSyncReport {
   std::uint64_t sent_updates = 0;   // unsent local updates delivered and acknowledged
@@ -70,14 +75,12 @@ class DocProvider {
   Result<void> republish_local();
 
  private:
-  struct Store;
-  DocProvider(Endpoint endpoint, std::string name, std::unique_ptr<Store> store);
+  DocProvider(Endpoint endpoint, std::string name, std::unique_ptr<sql::Db> db);
   Result<void> load();
-  Result<void> save_state();
 
   Endpoint endpoint_;
   std::string name_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<sql::Db> db_;
   std::unique_ptr<crdt::Doc> doc_;
   std::string epoch_;
   bool applying_remote_ = false;

@@ -34,7 +34,7 @@
 
 namespace corates::client {
 
-namespace queue_sql {
+namespace sql {
 class Db;
 }
 
@@ -171,7 +171,7 @@ class OpQueue {
   void notify(const std::vector<std::pair<QueuedOp, OpStatus>>& changes);
 
   std::mutex mutex_;  // guards db_
-  std::unique_ptr<queue_sql::Db> db_;
+  std::unique_ptr<sql::Db> db_;
   std::string client_id_;
   std::mutex callbacks_mutex_;
   std::map<int, std::shared_ptr<StatusCallback>> callbacks_;

@@ -1,7 +1,7 @@
 #pragma once
-// A thin RAII layer over sqlite3 for the op queue (private to client/src; the
-// document provider has its own). Every call returns Result; statements are
-// prepared per call (the queue's statements are few and cheap).
+// A thin RAII layer over sqlite3 for the SDK's files (the op queue, accounts
+// and the document cache; private to client/src). Every call returns Result;
+// statements are prepared per call (they are few and cheap).
 #include "corates/common/result.hpp"
 
 #include <sqlite3.h>
@@ -14,9 +14,11 @@
 #include <variant>
 #include <vector>
 
-namespace corates::client::queue_sql {
+namespace corates::client::sql {
 
-using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+// TEXT is a std::string, BLOB a Blob.
+using Blob = std::vector<std::uint8_t>;
+using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string, Blob>;
 using Row = std::vector<Value>;
 
 inline std::int64_t as_int(const Value& v, std::int64_t fallback = 0) {
@@ -25,6 +27,10 @@ inline std::int64_t as_int(const Value& v, std::int64_t fallback = 0) {
 }
 inline std::string as_text(const Value& v) {
   if (auto* s = std::get_if<std::string>(&v)) return *s;
+  return {};
+}
+inline Blob as_blob(const Value& v) {
+  if (auto* b = std::get_if<Blob>(&v)) return *b;
   return {};
 }
 inline std::optional<std::string> as_opt_text(const Value& v) {
@@ -79,6 +85,7 @@ class Db {
       if (std::holds_alternative<std::nullptr_t>(v)) rc = sqlite3_bind_null(st, idx);
       else if (auto* n = std::get_if<std::int64_t>(&v)) rc = sqlite3_bind_int64(st, idx, *n);
       else if (auto* d = std::get_if<double>(&v)) rc = sqlite3_bind_double(st, idx, *d);
+      else if (auto* b = std::get_if<Blob>(&v)) rc = sqlite3_bind_blob64(st, idx, b->data(), b->size(), SQLITE_TRANSIENT);
       else {
         const std::string& s = std::get<std::string>(v);
         rc = sqlite3_bind_text(st, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
@@ -98,6 +105,11 @@ class Db {
           case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(st, c))); break;
           case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(st, c)); break;
           case SQLITE_NULL: row.emplace_back(nullptr); break;
+          case SQLITE_BLOB: {
+            const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(st, c));
+            row.emplace_back(p != nullptr ? Blob(p, p + sqlite3_column_bytes(st, c)) : Blob{});
+            break;
+          }
           default: {
             const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
             row.emplace_back(std::string(p != nullptr ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, c))));
@@ -146,4 +158,4 @@ class Txn {
   bool open_ = false;
 };
 
-}  // namespace corates::client::queue_sql
+}  // namespace corates::client::sql
