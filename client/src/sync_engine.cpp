@@ -155,6 +155,9 @@ Result<SyncReport> SyncEngine::sync_once() {
     if (r.error().code != ErrorCode::kClosed && (st == SyncState::kIdle || st == SyncState::kSyncing)) {
       set_status({SyncState::kError, "LOCAL_STORAGE", r.error().message, {}});
     }
+    // A paused (too old) client still reports: the server does not gate
+    // telemetry, so operators see which versions are stuck and how much waits.
+    if (st == SyncState::kUpgradeRequired) maybe_report_telemetry();
     return r.error();
   }
   auto counts = queue_.counts();
@@ -169,15 +172,18 @@ Result<SyncReport> SyncEngine::sync_once() {
     }
   }
   set_status({SyncState::kIdle, {}, {}, {}});
-  if (options_.telemetry) {
-    bool due = false;
-    {
-      std::lock_guard lock(mutex_);
-      due = !reported_once_ || std::chrono::steady_clock::now() - last_report_ >= options_.telemetry_interval;
-    }
-    if (due) maybe_telemetry();
-  }
+  maybe_report_telemetry();
   return report;
+}
+
+void SyncEngine::maybe_report_telemetry() {
+  if (!options_.telemetry) return;
+  bool due = false;
+  {
+    std::lock_guard lock(mutex_);
+    due = !reported_once_ || std::chrono::steady_clock::now() - last_report_ >= options_.telemetry_interval;
+  }
+  if (due) maybe_telemetry();
 }
 
 Result<SyncReport> SyncEngine::do_sync(SyncReport& report) {

@@ -207,6 +207,32 @@ TEST(SyncEngine, TooOldIsReportedOncePausedAndKept) {
   EXPECT_EQ((*(*q)->get(*id))->status, OpStatus::kApplied);
 }
 
+// Operators must see the versions that are stuck: a paused client keeps
+// reporting, and the server does not version-gate telemetry.
+TEST(SyncEngine, ATooOldClientStillReportsItsVersionAndBacklog) {
+  TempDir dir;
+  auto srv = start_server(dir.path(), "5.0.0");
+  ASSERT_TRUE(srv);
+  auto q = OpQueue::open(dir.path() / "client" / "queue.sqlite3");
+  ASSERT_TRUE(q);
+  ASSERT_TRUE((*q)->enqueue("todo.add", R"({"list":"v","text":"x"})"));
+  ASSERT_TRUE((*q)->enqueue("todo.add", R"({"list":"v","text":"y"})"));
+  SyncOptions o = fast_options();
+  o.telemetry = true;
+  SyncEngine engine(endpoint_of(*srv), **q, o);
+  ASSERT_FALSE(engine.sync_once());
+  ASSERT_EQ(engine.status().state, SyncState::kUpgradeRequired);
+  HttpClient http(endpoint_of(*srv));
+  auto m = http.get("/metrics");
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_EQ(m->status, 200);
+  const std::string version_line =
+      "corates_telemetry_client_versions{version=\"" + std::string(kSdkVersion) + "\"} 1";
+  EXPECT_NE(m->body.find(version_line), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("corates_telemetry_backlog_ops 2"), std::string::npos) << m->body;
+  EXPECT_EQ((*q)->counts()->pending, 2u);
+}
+
 TEST(SyncEngine, TheLoopSyncsOnEnqueueAndStopsPromptly) {
   TempDir dir;
   auto srv = start_server(dir.path());

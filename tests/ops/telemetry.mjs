@@ -163,7 +163,7 @@ const failed = await run({
     assert(m.corates_telemetry_reports_total === 4, 'reports ' + m.corates_telemetry_reports_total)
   },
 
-  async 'with auth on: 401 without a session; a live clientId stays with its user (403)' () {
+  async 'with auth on: 401 without a session; a live clientId stays with its user (409)' () {
     const alice = mintToken(authDir, 'alice')
     const bob = mintToken(authDir, 'bob')
     const id = uuid()
@@ -172,7 +172,7 @@ const failed = await run({
     const ok = await api(authServer, 'POST', '/api/telemetry', { token: alice, json: report(id, '1.0.0', 4) })
     assert(ok.status === 202, 'alice: ' + ok.status + ' ' + ok.text)
     const other = await api(authServer, 'POST', '/api/telemetry', { token: bob, json: report(id, '6.6.6', 999) })
-    assert(other.status === 403 && other.json.error.code === 'FORBIDDEN', 'bob: ' + other.status + ' ' + other.text)
+    assert(other.status === 409 && other.json.error.code === 'CLIENT_ID_IN_USE', 'bob: ' + other.status + ' ' + other.text)
     const m = await telemetryMetrics(authServer)
     assert(m.corates_telemetry_backlog_ops === 4 && m['corates_telemetry_client_versions{version="6.6.6"}'] === undefined,
       'bob changed nothing: ' + JSON.stringify(m))

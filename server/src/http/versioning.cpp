@@ -293,9 +293,11 @@ std::optional<Refusal> version_refusal(const VersionSettings& s, std::string_vie
   return std::nullopt;
 }
 
+// Telemetry is exempt so that clients too old to sync still show up in
+// /metrics (the operator needs to see who is stuck on an old version).
 bool version_exempt_path(std::string_view path) {
   return path == "/api/metadata" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
-         path == "/openapi.json";
+         path == "/openapi.json" || path == "/api/telemetry";
 }
 
 namespace {

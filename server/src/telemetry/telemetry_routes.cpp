@@ -23,7 +23,8 @@ void post_telemetry(std::shared_ptr<RequestContext> r) {
   auto report = parse_telemetry_report(*r->body);
   if (!report) return r->error(400, "VALIDATION_FAILED", report.error().message);
   if (store->record(*report, r->principal.user_id) == TelemetryStore::Outcome::kForeignClient) {
-    return r->error(403, "FORBIDDEN", "this clientId belongs to another user");
+    // The same code POST /api/sync/ops gives for a clientId another user owns.
+    return r->error(409, "CLIENT_ID_IN_USE", "this clientId belongs to another user");
   }
   r->reply_json(202, json::object{{"accepted", true}, {"clientTtlMs", store->limits().ttl.count()}});
 }
@@ -42,7 +43,7 @@ void add_telemetry_routes(RouteTable& table) {
       ResponseSpec{202, "TelemetryAccepted", "application/json", "recorded"},
       ResponseSpec{400, "Error", "application/json", "MALFORMED_JSON or VALIDATION_FAILED (nothing recorded)"},
       ResponseSpec{401, "Error", "application/json", "UNAUTHENTICATED"},
-      ResponseSpec{403, "Error", "application/json", "FORBIDDEN: another user reports with this clientId"},
+      ResponseSpec{409, "Error", "application/json", "CLIENT_ID_IN_USE: another user reports with this clientId"},
       ResponseSpec{413, "Error", "application/json", "PAYLOAD_TOO_LARGE: the body is over 32 KiB"},
   };
   r.auth = AuthRequirement::kSession;

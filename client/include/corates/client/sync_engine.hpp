@@ -126,7 +126,8 @@ class SyncEngine {
   void count_failure(const std::string& code, std::size_t n = 1);
   void sync_loop();
   void events_loop();
-  void maybe_telemetry();
+  void maybe_telemetry();         // sends one report (caller holds sync_mutex_)
+  void maybe_report_telemetry();  // ... if telemetry is on and a report is due
   bool wait_for(std::chrono::milliseconds d, bool wake_on_notify);
 
   Endpoint endpoint_;

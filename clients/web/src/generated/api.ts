@@ -3407,8 +3407,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: another user reports with this clientId */
-            403: {
+            /** @description CLIENT_ID_IN_USE: another user reports with this clientId */
+            409: {
                 headers: {
                     "X-API-Version": components["headers"]["X-API-Version"];
                     "X-Cache-Version": components["headers"]["X-Cache-Version"];
@@ -3433,18 +3433,6 @@ export interface operations {
             };
             /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
             415: {
-                headers: {
-                    "X-API-Version": components["headers"]["X-API-Version"];
-                    "X-Cache-Version": components["headers"]["X-Cache-Version"];
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description CLIENT_UPGRADE_REQUIRED: the client is older than minSupportedClient */
-            426: {
                 headers: {
                     "X-API-Version": components["headers"]["X-API-Version"];
                     "X-Cache-Version": components["headers"]["X-Cache-Version"];
