@@ -43,6 +43,7 @@ struct ClientState {
   std::string payload;
   int payload_version = 1;
   std::string state_vector;
+  unsigned repeat = 1;
   // status / sync
   bool json = false;
   bool with_changes = false;
@@ -52,6 +53,7 @@ struct ClientState {
   unsigned max_seconds = 30;
   unsigned upgrade_poll_ms = 30'000;
   unsigned backoff_max_ms = 30'000;
+  std::size_t batch_size = 100;
 };
 
 ClientState& state() {
@@ -77,12 +79,16 @@ int run_enqueue(Client& c) {
   ClientState& st = state();
   std::optional<std::string> sv;
   if (!st.state_vector.empty()) sv = st.state_vector;
-  auto id = c.enqueue(st.type, st.payload, st.payload_version, sv);
-  if (!id) return report_failure("client", id.error().code == ErrorCode::kInvalidArgument || id.error().code == ErrorCode::kTooLarge
-                                ? 2
-                                : 1,
-                            "enqueue: " + id.error().message);
-  std::printf("%s\n", id->c_str());
+  // Each copy is its own op (own id and seq), durable before its id is printed.
+  for (unsigned i = 0; i < st.repeat; ++i) {
+    auto id = c.enqueue(st.type, st.payload, st.payload_version, sv);
+    if (!id) {
+      const int status =
+          id.error().code == ErrorCode::kInvalidArgument || id.error().code == ErrorCode::kTooLarge ? 2 : 1;
+      return report_failure("client", status, "enqueue: " + id.error().message);
+    }
+    std::printf("%s\n", id->c_str());
+  }
   return 0;
 }
 
@@ -238,6 +244,9 @@ void register_client_command(CLI::App& app) {
   st.enqueue->add_option("payload", st.payload, "payload JSON object")->required();
   st.enqueue->add_option("--payload-version", st.payload_version, "shape of the payload")->capture_default_str();
   st.enqueue->add_option("--state-vector", st.state_vector, "base64url Yjs state vector the op depends on");
+  st.enqueue->add_option("--repeat", st.repeat, "queue this many copies, each its own op (one id per line)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1'000'000u));
 
   st.status = cmd->add_subcommand("status", "Counts by status and the failed ops with their reasons");
   st.status->add_flag("--json", st.json, "machine-readable output (every op with its status)");
@@ -254,6 +263,9 @@ void register_client_command(CLI::App& app) {
   st.run->add_option("--upgrade-poll-ms", st.upgrade_poll_ms, "how often a too-old client asks again")
       ->capture_default_str();
   st.run->add_option("--backoff-max-ms", st.backoff_max_ms, "longest wait between retries")->capture_default_str();
+  for (CLI::App* c : {st.sync, st.run}) {
+    c->add_option("--batch-size", st.batch_size, "ops per push")->capture_default_str()->check(CLI::Range(1, 1000));
+  }
 
   st.cache_put = cmd->add_subcommand("cache-put", "Store KEY -> VALUE in the app cache (cleared on cacheVersion change)");
   st.cache_put->add_option("key", st.cache_key)->required();
@@ -282,6 +294,7 @@ int run_client() {
   options.user_hint = st.user;
   options.sync.upgrade_poll = std::chrono::milliseconds(st.upgrade_poll_ms);
   options.sync.backoff.max = std::chrono::milliseconds(std::max(st.backoff_max_ms, 1u));
+  options.sync.batch_size = st.batch_size;
   auto c = Client::open(options);
   if (!c) {
     return report_failure("client", c.error().code == ErrorCode::kInvalidArgument ? 2 : 1, c.error().message);
