@@ -12,7 +12,13 @@ export CTEST_PARALLEL_LEVEL="$(nproc)"
 ./scripts/build.sh asan
 
 status=0
-run() { echo "== $*"; "$@" || { echo "FAILED: $*"; status=1; }; }
+# Each step prints its wall time, so CI's time budget can be followed.
+run() {
+  local t0=$SECONDS
+  echo "== $*"
+  "$@" || { echo "FAILED: $*"; status=1; }
+  echo "== $*: $((SECONDS - t0)) s"
+}
 
 # Contract drift (openapi.json, TypeScript types), redocly lint, documented error codes.
 run ./scripts/check-contracts.sh
@@ -22,4 +28,5 @@ run ctest --test-dir build-asan --output-on-failure --timeout 900 -j"$(nproc)"
 for suite in tests/*/run.sh; do
   [ -x "$suite" ] && run "$suite"
 done
+echo "== all tests: $SECONDS s"
 exit $status
