@@ -9,9 +9,8 @@
 // each applied op once, in per-client order, with todo positions 1, 2, 3...
 // (a double apply would skip one). SEED=n reproduces the schedule.
 import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { assert, removeDir, run, sleep, startServer, stopServer, tempDir } from '../server/lib.mjs'
+import { RATE_LIMITS_OFF, assert, freePort, removeDir, run, sleep, startServer, stopServer, tempDir } from '../server/lib.mjs'
 import { prng, pullAll, records } from '../ops/lib.mjs'
 
 const BIN = process.env.CORATES_BIN
@@ -24,23 +23,7 @@ const rnd = prng(seed)
 
 const dir = tempDir()
 const dataDir = join(dir, 'server')
-const ENV = {
-  CORATES_RATE_USER_OPS: 'off',
-  CORATES_RATE_IP_OPS: 'off',
-  CORATES_RATE_USER_READ: 'off',
-  CORATES_RATE_IP_READ: 'off',
-  CORATES_RATE_USER_WRITE: 'off',
-  CORATES_RATE_IP_WRITE: 'off',
-  CORATES_OPS_EVENTS_HOLD_MS: '1000'
-}
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-  })
-}
+const ENV = { ...RATE_LIMITS_OFF, CORATES_OPS_EVENTS_HOLD_MS: '1000' }
 const port = await freePort()
 const url = `http://127.0.0.1:${port}`
 const base = i => ['client', '--server', url, '--state', join(dir, `client-${i}`), '--user', `c${i}`, '--timeout-ms', '3000']

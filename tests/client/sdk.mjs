@@ -6,9 +6,8 @@
 // cacheVersion changes, and two users kept apart.
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync, existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { assert, removeDir, run, sleep, startServer, stopServer, tempDir, waitFor } from '../server/lib.mjs'
+import { RATE_LIMITS_OFF, assert, freePort, removeDir, run, sleep, startServer, stopServer, tempDir, waitFor } from '../server/lib.mjs'
 
 const BIN = process.env.CORATES_BIN
 const dataDir = tempDir()
@@ -16,12 +15,7 @@ const stateDir = tempDir()
 const configFile = join(dataDir, 'server.toml')
 const ENV = {
   CORATES_AUTH_REQUIRED: 'true',
-  CORATES_RATE_USER_OPS: 'off',
-  CORATES_RATE_IP_OPS: 'off',
-  CORATES_RATE_USER_READ: 'off',
-  CORATES_RATE_IP_READ: 'off',
-  CORATES_RATE_USER_WRITE: 'off',
-  CORATES_RATE_IP_WRITE: 'off',
+  ...RATE_LIMITS_OFF,
   CORATES_OPS_EVENTS_HOLD_MS: '1000'
 }
 
@@ -32,14 +26,6 @@ function token (user) {
   const r = spawnSync(BIN, ['token', '--user', user, '--data', dataDir], { encoding: 'utf8', timeout: 20000 })
   if (r.status !== 0) throw new Error('token failed: ' + r.stderr)
   return r.stdout.trim()
-}
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-  })
 }
 
 // One client process; resolves {code, stdout, stderr}. `onLine` sees stdout lines as they come.

@@ -3,6 +3,7 @@
 // bounded waits. Every wait has a deadline; nothing loops forever.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
@@ -68,6 +69,26 @@ export async function stopServer (server, signal = 'SIGTERM', timeoutMs = 15000)
 }
 
 export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+
+// A loopback port free right now: for a server that must come back on the
+// same port after a restart.
+export function freePort () {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
+  })
+}
+
+// Server environment with every rate limit off (for tests that push hard).
+export const RATE_LIMITS_OFF = {
+  CORATES_RATE_USER_OPS: 'off',
+  CORATES_RATE_IP_OPS: 'off',
+  CORATES_RATE_USER_READ: 'off',
+  CORATES_RATE_IP_READ: 'off',
+  CORATES_RATE_USER_WRITE: 'off',
+  CORATES_RATE_IP_WRITE: 'off'
+}
 
 export async function waitFor (what, cond, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs
