@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Differential conformance suite: real Yjs (Node) generates seeded scenarios,
-# the C++ runner replays them (README.md). Also checks the frozen golden files.
+# the C++ runner replays them (README.md). Also checks the frozen golden files
+# and a few big merges (node/bigmerge.mjs) that must be byte-identical to Yjs's.
 #   tests/conformance/run.sh              CONFORMANCE_SEEDS seeds (default 2000)
 #   tests/conformance/run.sh --seed S     replay one seed verbosely
 # Prints "N passed, M failed" and exits non-zero on any failure.
@@ -98,6 +99,21 @@ for g in "$here"/golden/*.jsonl; do
     echo "conformance: 0 passed, 1 failed, 0 skipped" >>"$tmp/golden.out"
   fi
 done
+# Big merges (node/bigmerge.mjs): 300-2000 inputs with Item/GC ties, byte
+# identity required.
+big_seeds="${CONFORMANCE_BIGMERGE_SEEDS:-$([ "${CONFORMANCE_LONG:-0}" = 1 ] && echo 40 || echo 3)}"
+big_start="${CONFORMANCE_BIGMERGE_START:-1}"
+: >"$tmp/bigmerge.out"
+if [ -z "$one_seed" ] && [ "$big_seeds" -gt 0 ]; then
+  node "$here/node/bigmerge.mjs" --start "$big_start" --count "$big_seeds" 2>"$tmp/bigmerge_gen.err" |
+    "$runner" --max-print 5 --timeout 60 >"$tmp/bigmerge.out" 2>"$tmp/bigmerge.err"
+  st=("${PIPESTATUS[@]}")
+  if [ "${st[0]}" != 0 ]; then echo "run.sh: bigmerge.mjs failed (exit ${st[0]}):"; tail -20 "$tmp/bigmerge_gen.err"; fi
+  if [ "${st[1]}" != 0 ] && [ "${st[1]}" != 1 ] && ! grep -q '^conformance: [0-9]' "$tmp/bigmerge.out"; then
+    echo "conformance: 0 passed, 1 failed, 0 skipped" >>"$tmp/bigmerge.out"
+  fi
+  [ "${st[0]}" != 0 ] && echo "conformance: 0 passed, 1 failed, 0 skipped" >>"$tmp/bigmerge.out"
+fi
 for p in "${pids[@]}"; do wait "$p"; done
 
 passed=0; failed=0; skipped=0; status=0
@@ -121,6 +137,11 @@ for ((j = 0; j < jobs; j++)); do
   read -r gs <"$tmp/status$j"
   if [ "$gs" != 0 ]; then echo "run.sh: generator $j failed (exit $gs):"; tail -20 "$tmp/gen$j.err"; status=1; fi
 done
+if [ -s "$tmp/bigmerge.out" ]; then
+  echo "big merges (bigmerge.mjs seeds $big_start..$((big_start + big_seeds - 1))):"
+  collect "$tmp/bigmerge.out" || { echo "run.sh: bigmerge runner printed no summary"; failed=$((failed + 1)); }
+  grep -E 'CRASH|TIMEOUT|replay:' "$tmp/bigmerge.err" || true
+fi
 echo "golden files:"
 collect "$tmp/golden.out" || { echo "run.sh: golden runner printed no summary"; failed=$((failed + 1)); }
 grep -E 'CRASH|TIMEOUT|replay:' "$tmp/golden.err" || true

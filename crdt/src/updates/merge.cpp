@@ -3,20 +3,31 @@
 //
 // Yjs keeps its update readers in an array that it sorts with
 // Array.prototype.sort before every step (client descending, then clock) and
-// always works on the first one. Its comparator says that of two readers at
-// the same (client, clock) with different struct kinds (Item vs GC) each is
-// smaller than the other, so which one wins depends on V8's TimSort. While
-// few readers are active we keep the same array and sort it exactly as V8 does
-// (v8_sort.hpp), so the output is byte-identical. With many active readers
-// (long update logs) that is O(n) per step, so we keep a binary heap keyed by
-// (client desc, clock asc, stamp asc) where a reader the step touched gets a
-// stamp smaller than every earlier one: the order a stable sort gives, exact
-// whenever no two active readers tie on (client, clock) with different kinds;
-// when the heap shrinks to the threshold it becomes the array again.
+// always works on the first one; only that reader changes in a step. Its
+// comparator says that of two readers at the same (client, clock) with
+// different struct kinds (Item vs GC) each is smaller than the other, so the
+// order inside such a group depends on V8's TimSort and on the whole array.
+// Every other pair keeps the key order (TimSort only ever places an element
+// between neighbours that compare "not greater" and "not smaller"), and
+// without such a tie the comparator is a total preorder and the sort stable.
+//
+// So we keep a binary heap keyed by (client desc, clock asc, stamp asc), where
+// the reader a step touched gets a stamp smaller than every earlier one: the
+// stable sort's order, which is Yjs's while no two active readers tie as Item
+// and GC. A TieTracker counts such ties (only once a GC struct has been seen).
+// While one exists we switch to Yjs's array, in its exact order, and sort it
+// as V8 does (v8_sort.hpp, O(n) per step on the nearly sorted array); when
+// none is left the heap is rebuilt with stamps = array positions. A merge
+// whose ties last so long that this would turn quadratic (kArrayWorkBudget),
+// or that has more active readers than kArrayModeMaxReaders when a tie
+// appears, stays in heap mode: the output is then equivalent to Yjs's, though
+// not always byte-identical.
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "corates/crdt/update_decoder.hpp"
@@ -42,11 +53,14 @@ bool merge_with(StructRef& left, const StructRef& right) {
   return true;
 }
 
+using Kind = StructRef::Kind;
+
 struct HeapEntry {
   ClientID client;
   Clock clock;
   std::int64_t stamp;
   std::uint32_t reader;
+  Kind kind;
 };
 
 // std heap functions keep the "largest" on top; "larger" = comes first in Yjs's order.
@@ -58,8 +72,47 @@ struct HeapLess {
   }
 };
 
-// Up to this many active readers the merge sorts them exactly as Yjs does.
-constexpr std::size_t kArrayModeMax = 256;
+// Active readers per (client, clock) of their current struct, by kind, and
+// how many of those ids are held by an Item and a GC at once.
+class TieTracker {
+ public:
+  bool active() const noexcept { return active_; }
+  std::size_t conflicts() const noexcept { return conflicts_; }
+  void activate() noexcept { active_ = true; }
+  void add(ID id, Kind kind) {
+    if (kind == Kind::kSkip) return;
+    Counts& c = map_[id];
+    const bool was = c.items > 0 && c.gcs > 0;
+    ++(kind == Kind::kItem ? c.items : c.gcs);
+    if (!was && c.items > 0 && c.gcs > 0) ++conflicts_;
+  }
+  void remove(ID id, Kind kind) {
+    if (kind == Kind::kSkip) return;
+    auto it = map_.find(id);
+    if (it == map_.end()) return;
+    Counts& c = it->second;
+    const bool was = c.items > 0 && c.gcs > 0;
+    --(kind == Kind::kItem ? c.items : c.gcs);
+    if (was && !(c.items > 0 && c.gcs > 0)) --conflicts_;
+    if (c.items == 0 && c.gcs == 0) map_.erase(it);
+  }
+
+ private:
+  struct Counts {
+    std::uint32_t items = 0;
+    std::uint32_t gcs = 0;
+  };
+  bool active_ = false;
+  std::size_t conflicts_ = 0;
+  std::unordered_map<ID, Counts> map_;
+};
+
+// Elements the V8 sort may visit, summed over the steps spent in array mode,
+// before the merge gives up byte identity for a bounded running time.
+constexpr std::uint64_t kArrayWorkBudget = std::uint64_t{1} << 26;
+// Array mode opens every active reader; above this many the merge stays in
+// heap mode (memory stays bounded by the readers in progress).
+constexpr std::size_t kArrayModeMaxReaders = std::size_t{1} << 16;
 
 template <class Decoder>
 Result<void> validate_update(ByteView update, const DecodeLimits& limits) {
@@ -114,28 +167,85 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
   };
 
   std::vector<HeapEntry> heap;
-  std::vector<std::uint32_t> order;  // array mode: Yjs's lazyStructDecoders
   for (std::size_t i = 0; i < updates.size(); ++i) {
     Reader probe(updates[i], /*filter_skips=*/true, limits);
     if (const StructRef* c = probe.curr()) {
       heap.push_back(HeapEntry{c->id.client, c->id.clock, static_cast<std::int64_t>(i),
-                               static_cast<std::uint32_t>(i)});
+                               static_cast<std::uint32_t>(i), c->kind});
     } else {
       auto r = retire(probe);
       if (!r) return r.error();
     }
   }
-  bool array_mode = heap.size() <= kArrayModeMax;
-  if (array_mode) {
-    // Yjs's initial array: the non-empty updates in the order given.
+
+  // Opens a reader the heap reached (or the array needs) for the first time.
+  auto open = [&](const HeapEntry& e) -> Result<void> {
+    if (readers[e.reader]) return {};
+    readers[e.reader] = std::make_unique<Reader>(updates[e.reader], /*filter_skips=*/true, limits);
+    const StructRef* c = readers[e.reader]->curr();
+    if (c == nullptr || c->id != ID{e.client, e.clock}) {
+      return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
+    }
+    return {};
+  };
+
+  TieTracker ties;
+  auto track_all = [&] {
+    ties.activate();
+    for (const HeapEntry& e : heap) ties.add(ID{e.client, e.clock}, e.kind);
+  };
+  if (std::any_of(heap.begin(), heap.end(),
+                  [](const HeapEntry& e) { return e.kind == Kind::kGC; })) {
+    track_all();
+  }
+
+  std::vector<std::uint32_t> order;  // array mode: Yjs's lazyStructDecoders, in its order
+  bool array_mode = false;
+  std::uint64_t array_work = 0;
+  // Yjs's array before its next sort, from the heap: the reader the last step
+  // advanced (`front`, if still active) in front, the others in the order of
+  // the last sort, which the heap's (key, stamp) order is.
+  auto enter_array_mode = [&](std::uint32_t front) -> Result<void> {
+    std::sort(heap.begin(), heap.end(), [front](const HeapEntry& x, const HeapEntry& y) {
+      if ((x.reader == front) != (y.reader == front)) return x.reader == front;
+      return HeapLess{}(y, x);
+    });
+    order.clear();
     for (const HeapEntry& e : heap) {
-      readers[e.reader] =
-          std::make_unique<Reader>(updates[e.reader], /*filter_skips=*/true, limits);
+      auto r = open(e);
+      if (!r) return r.error();
       order.push_back(e.reader);
     }
     heap.clear();
+    array_mode = true;
+    return {};
+  };
+  // The heap from the array: stamps = positions, so (key, stamp) is the order
+  // a stable sort gives, which V8's is while no tie is left.
+  auto leave_array_mode = [&] {
+    heap.clear();
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const StructRef& c = *readers[order[i]]->curr();
+      heap.push_back(
+          HeapEntry{c.id.client, c.id.clock, static_cast<std::int64_t>(i), order[i], c.kind});
+    }
+    std::make_heap(heap.begin(), heap.end(), HeapLess{});
+    order.clear();
+    array_mode = false;
+  };
+
+  if (ties.conflicts() > 0 && heap.size() <= kArrayModeMaxReaders) {
+    // Yjs's initial array: the non-empty updates in the order given.
+    for (const HeapEntry& e : heap) {
+      auto r = open(e);
+      if (!r) return r.error();
+      order.push_back(e.reader);
+    }
+    heap.clear();
+    array_mode = true;
+  } else {
+    std::make_heap(heap.begin(), heap.end(), HeapLess{});
   }
-  std::make_heap(heap.begin(), heap.end(), HeapLess{});
   std::int64_t next_stamp = -1;
 
   Encoder encoder;
@@ -145,20 +255,20 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
   while (array_mode ? !order.empty() : !heap.empty()) {
     std::uint32_t ri = 0;
     if (array_mode) {
+      array_work += order.size();
       v8_sort(order, yjs_compare);
       ri = order.front();
     } else {
       ri = heap.front().reader;
       if (!readers[ri]) {
-        readers[ri] = std::make_unique<Reader>(updates[ri], /*filter_skips=*/true, limits);
-        const StructRef* c = readers[ri]->curr();
-        if (c == nullptr || c->id != ID{heap.front().client, heap.front().clock}) {
-          return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
-        }
+        auto r = open(heap.front());
+        if (!r) return r.error();
       }
     }
     Reader& dec = *readers[ri];
-    const ClientID first_client = dec.curr()->id.client;
+    const ID old_id = dec.curr()->id;
+    const Kind old_kind = dec.curr()->kind;
+    const ClientID first_client = old_id.client;
 
     // Returns false where Yjs `continue`s (re-sorts without the run loop below).
     const bool proceed = [&] {
@@ -225,46 +335,35 @@ Result<UpdateBytes> merge_updates_impl(std::span<const ByteView> updates,
       cw = dec.take();
     }
 
-    if (array_mode) {
-      if (dec.curr() == nullptr) {
-        // Yjs filters exhausted readers before the next sort, keeping the order.
-        order.erase(order.begin());
-        auto r = retire(dec);
-        if (!r) return r.error();
-        readers[ri].reset();
-      }
-      continue;
+    const StructRef* now = dec.curr();
+    if (ties.active()) {
+      ties.remove(old_id, old_kind);
+      if (now != nullptr) ties.add(now->id, now->kind);
     }
-    std::pop_heap(heap.begin(), heap.end(), HeapLess{});
-    if (const StructRef* c = dec.curr(); c != nullptr) {
-      heap.back() = HeapEntry{c->id.client, c->id.clock, next_stamp--, ri};
-      std::push_heap(heap.begin(), heap.end(), HeapLess{});
-    } else {
-      heap.pop_back();
+    if (now == nullptr) {
       auto r = retire(dec);
       if (!r) return r.error();
       readers[ri].reset();
     }
-    if (heap.size() <= kArrayModeMax) {
-      // Yjs's array before its next sort: the reader this step advanced
-      // stays in front, the others are in the order of the last sort.
-      std::sort(heap.begin(), heap.end(), [ri](const HeapEntry& x, const HeapEntry& y) {
-        if ((x.reader == ri) != (y.reader == ri)) return x.reader == ri;
-        return HeapLess{}(y, x);
-      });
-      for (const HeapEntry& e : heap) {
-        if (!readers[e.reader]) {
-          readers[e.reader] =
-              std::make_unique<Reader>(updates[e.reader], /*filter_skips=*/true, limits);
-          const StructRef* c = readers[e.reader]->curr();
-          if (c == nullptr || c->id != ID{e.client, e.clock}) {
-            return Error{ErrorCode::kInternal, "merge: reader not reproducible"};
-          }
-        }
-        order.push_back(e.reader);
-      }
-      heap.clear();
-      array_mode = true;
+
+    if (array_mode) {
+      // Yjs filters exhausted readers before the next sort, keeping the order.
+      if (now == nullptr) order.erase(order.begin());
+      if (ties.conflicts() == 0 || array_work > kArrayWorkBudget) leave_array_mode();
+      continue;
+    }
+    std::pop_heap(heap.begin(), heap.end(), HeapLess{});
+    if (now != nullptr) {
+      heap.back() = HeapEntry{now->id.client, now->id.clock, next_stamp--, ri, now->kind};
+      std::push_heap(heap.begin(), heap.end(), HeapLess{});
+      if (!ties.active() && now->kind == Kind::kGC) track_all();
+    } else {
+      heap.pop_back();
+    }
+    if (ties.conflicts() > 0 && heap.size() <= kArrayModeMaxReaders &&
+        array_work + heap.size() <= kArrayWorkBudget) {
+      auto r = enter_array_mode(ri);
+      if (!r) return r.error();
     }
   }
   if (cw) writer.write(*cw, 0);

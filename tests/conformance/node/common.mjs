@@ -1,4 +1,4 @@
-// Shared by gen.mjs and ../golden/make_golden.mjs: a seeded Yjs, byte and JSON
+// Shared by gen.mjs, bigmerge.mjs and ../golden/make_golden.mjs: a seeded Yjs, a PRNG, byte and JSON
 // helpers in the scenario format's conventions (../README.md).
 import { webcrypto } from 'node:crypto'
 
@@ -15,6 +15,32 @@ webcrypto.getRandomValues = arr => {
   return arr
 }
 export const Y = await import('yjs')
+
+// mulberry32: small, fast, and reproducible across Node versions.
+export class Rng {
+  constructor (seed) { this.a = (seed ^ 0x9e3779b9) >>> 0; for (let i = 0; i < 4; i++) this.next() }
+  next () {
+    let a = (this.a = (this.a + 0x6d2b79f5) | 0)
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  int (lo, hi) { return lo + Math.floor(this.next() * (hi - lo + 1)) } // inclusive
+  bool (p = 0.5) { return this.next() < p }
+  pick (arr) { return arr[Math.floor(this.next() * arr.length)] }
+  uint32 () { return Math.floor(this.next() * 4294967296) >>> 0 }
+  shuffle (arr) {
+    for (let i = arr.length - 1; i > 0; i--) { const j = Math.floor(this.next() * (i + 1)); const t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+    return arr
+  }
+  weighted (pairs) { // [[weight, value], ...]
+    let total = 0
+    for (const [w] of pairs) total += w
+    let r = this.next() * total
+    for (const [w, v] of pairs) { if ((r -= w) < 0) return v }
+    return pairs[pairs.length - 1][1]
+  }
+}
 
 export const b64 = u => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64')
 
@@ -93,7 +119,7 @@ export const doclessLines = (v, u, inRef, svs) => {
 
 // A merge record ("t":"m"): Yjs's merge of the inputs, and the state of a fresh
 // doc (gc as given) after applying it.
-export const mergeLine = (v, idx, inputs, gc, withSame) => {
+export const mergeLine = (v, idx, inputs, gc, withSame, extra = {}) => {
   const stateOf = updates => {
     const d = new Y.Doc({ gc, guid: 'm' })
     for (const u of updates) v === 1 ? Y.applyUpdate(d, u) : Y.applyUpdateV2(d, u)
@@ -101,7 +127,7 @@ export const mergeLine = (v, idx, inputs, gc, withSame) => {
   }
   const merged = v === 1 ? Y.mergeUpdates(inputs) : Y.mergeUpdatesV2(inputs)
   const s = stateOf([merged])
-  const rec = { t: 'm', v, in: idx, out: b64(merged), state: b64(s) }
+  const rec = { t: 'm', v, ...extra, in: idx, out: b64(merged), state: b64(s) }
   // Informative (Yjs about itself): does the merge apply like its inputs?
   if (withSame) rec.same = Buffer.compare(s, stateOf(inputs)) === 0
   return { line: JSON.stringify(rec) + '\n', merged }

@@ -10,7 +10,7 @@
 //   node tests/conformance/node/gen.mjs --count 100 --corpus /tmp/corpus >/dev/null   (fuzz seeds)
 import fs from 'node:fs'
 import { createHash } from 'node:crypto'
-import { Y, b64, reseedFill, getRoot, checkpointLine, doclessLines, mergeLine } from './common.mjs'
+import { Y, Rng, b64, reseedFill, getRoot, checkpointLine, doclessLines, mergeLine } from './common.mjs'
 
 // ---------------------------------------------------------------- options
 
@@ -55,34 +55,6 @@ const parseArgs = argv => {
   }
   if (o.seed !== null) { o.start = o.seed; o.count = 1 }
   return o
-}
-
-// ---------------------------------------------------------------- PRNG
-
-// mulberry32: small, fast, and reproducible across Node versions.
-class Rng {
-  constructor (seed) { this.a = (seed ^ 0x9e3779b9) >>> 0; for (let i = 0; i < 4; i++) this.next() }
-  next () {
-    let a = (this.a = (this.a + 0x6d2b79f5) | 0)
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  int (lo, hi) { return lo + Math.floor(this.next() * (hi - lo + 1)) } // inclusive
-  bool (p = 0.5) { return this.next() < p }
-  pick (arr) { return arr[Math.floor(this.next() * arr.length)] }
-  uint32 () { return Math.floor(this.next() * 4294967296) >>> 0 }
-  shuffle (arr) {
-    for (let i = arr.length - 1; i > 0; i--) { const j = Math.floor(this.next() * (i + 1)); const t = arr[i]; arr[i] = arr[j]; arr[j] = t }
-    return arr
-  }
-  weighted (pairs) { // [[weight, value], ...]
-    let total = 0
-    for (const [w] of pairs) total += w
-    let r = this.next() * total
-    for (const [w, v] of pairs) { if ((r -= w) < 0) return v }
-    return pairs[pairs.length - 1][1]
-  }
 }
 
 // ---------------------------------------------------------------- value generators

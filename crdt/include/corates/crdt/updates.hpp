@@ -23,10 +23,15 @@
 // Cost: every function is one pass over its input(s). merge_updates is a
 // k-way merge with a heap keyed by (client desc, clock, recency), so it is
 // O(S log U) for S structs in U updates (Yjs re-sorts all updates for every
-// struct it writes, which is quadratic). Memory: one heap entry per update,
-// the readers of updates in progress (a reader is opened when the merge
-// reaches its update and freed when it is consumed), the delete sets and the
-// output. Structs are streamed, never all held at once.
+// struct it writes, which is quadratic). While two updates' current structs
+// sit at the same id as an Item and a GC, Yjs's order depends on V8's sort
+// and the merge re-sorts as Yjs does, O(U) per step, within a fixed budget
+// (about 2^26 element visits, at most 65,536 open updates); past it the
+// output stays equivalent but may differ from Yjs's bytes. Memory: one heap
+// entry per update, the readers of updates in progress (a reader is opened
+// when the merge reaches its update and freed when it is consumed; all
+// active ones while re-sorting), the delete sets and the output. Structs are
+// streamed, never all held at once.
 //
 // Thread-safety: pure functions over their arguments.
 
