@@ -16,6 +16,7 @@
 #include "corates/crdt/encoding.hpp"
 #include "corates/crdt/lib0/any.hpp"
 #include "corates/crdt/map.hpp"
+#include "corates/crdt/snapshot.hpp"
 
 #if __has_include("corates/crdt/updates.hpp")
 #include "corates/crdt/updates.hpp"
@@ -316,7 +317,7 @@ bool supports_kind(std::string_view kind) {
 }
 
 std::string supported_types() {
-  std::string s = "array,map,nested,subdoc,bytes,bigint,special,undefined,merge";
+  std::string s = "array,map,nested,subdoc,bytes,bigint,special,undefined,merge,snapshot";
 #ifdef CORATES_CONFORMANCE_TEXT
   s += ",text,format,embed,delta";
 #endif
@@ -394,6 +395,8 @@ class Scenario {
     try {
       if (t == "u") on_update(rec);
       else if (t == "c") { on_checkpoint(rec); ++stats.checkpoints; }
+      else if (t == "n") on_snapshot(rec);
+      else if (t == "r") { on_restore(rec); ++stats.checkpoints; }
 #ifdef CORATES_CONFORMANCE_UPDATES
       else if (t == "m") on_merge(rec, stats);
       else if (t == "d") on_diff(rec, stats);
@@ -530,6 +533,46 @@ class Scenario {
   void on_checkpoint(const json::object& rec) {
     check_doc(*main_, rec, "");
     if (alt_ && !failure_) check_doc(*alt_, rec, "[doc fed the other format] ");
+  }
+
+  // Y.snapshot(observer) now: ours must encode to the same bytes (v1, v2),
+  // and Yjs's bytes must decode to a snapshot equal to ours.
+  void on_snapshot(const json::object& rec) {
+    const auto k = rec.at("k").to_number<std::size_t>();
+    crdt::Snapshot s = crdt::snapshot(*main_);
+    const Bytes s1 = bytes_field(rec, "s1");
+    const Bytes s2 = bytes_field(rec, "s2");
+    const std::string what = "snapshot " + std::to_string(k);
+    compare_bytes(what + " encodeSnapshot", s1, crdt::encode_snapshot(s));
+    compare_bytes(what + " encodeSnapshotV2", s2, crdt::encode_snapshot_v2(s));
+    auto d1 = crdt::decode_snapshot(view(s1));
+    auto d2 = crdt::decode_snapshot_v2(view(s2));
+    if (!d1 || !d2) {
+      fail(what + ": decoding Yjs's bytes failed: " + (d1 ? d2.error().message : d1.error().message));
+      return;
+    }
+    if (!crdt::equal_snapshots(*d1, s) || !crdt::equal_snapshots(*d2, s)) fail(what + ": decoded != ours");
+    if (snaps_.size() != k) {
+      fail(what + ": out of order");
+      return;
+    }
+    snaps_.push_back(std::move(s));
+  }
+
+  // Y.createDocFromSnapshot(observer, snapshot k): checked like a checkpoint.
+  void on_restore(const json::object& rec) {
+    const auto k = rec.at("k").to_number<std::size_t>();
+    if (k >= snaps_.size()) {
+      fail("restore of unknown snapshot " + std::to_string(k));
+      return;
+    }
+    auto restored = crdt::create_doc_from_snapshot(*main_, snaps_[k]);
+    if (!restored) {
+      fail("createDocFromSnapshot " + std::to_string(k) + " failed: " + restored.error().message);
+      return;
+    }
+    for (const auto& [rname, kind] : roots_) define_root(**restored, rname, kind);
+    check_doc(**restored, rec, "[restored at snapshot " + std::to_string(k) + "] ");
   }
 
 #ifdef CORATES_CONFORMANCE_UPDATES
@@ -678,6 +721,7 @@ class Scenario {
   std::vector<std::pair<std::string, std::string>> roots_;
   std::unique_ptr<crdt::Doc> main_;
   std::unique_ptr<crdt::Doc> alt_;  // fed the other format of every update
+  std::vector<crdt::Snapshot> snaps_;  // "n" records, in order
   std::vector<std::pair<Bytes, Bytes>> log_;  // v1, v2 forms as delivered
   std::string where_;
   std::optional<Failure> failure_;

@@ -15,7 +15,7 @@ import { Y, Rng, b64, reseedFill, getRoot, checkpointLine, doclessLines, mergeLi
 // ---------------------------------------------------------------- options
 
 const kAllFeatures = ['text', 'format', 'embed', 'delta', 'array', 'map', 'nested', 'xml', 'xmlhook',
-  'subdoc', 'bytes', 'bigint', 'special', 'undefined', 'merge', 'docless']
+  'subdoc', 'bytes', 'bigint', 'special', 'undefined', 'merge', 'docless', 'snapshot']
 
 const parseArgs = argv => {
   const o = { seed: null, start: 1, count: 1, types: kAllFeatures.slice(), gc: 'random', long: false, out: null, corpus: null }
@@ -428,7 +428,27 @@ const runScenario = (seed, opts, emit, emitRaw) => {
     return svs
   }
 
-  const checkpoint = final => emitRaw(checkpointLine(observer, specs, deliveries, final, randomSvs()))
+  // With gc off, every other checkpoint also records Y.snapshot(observer)
+  // ("n"); after the final checkpoint the observer is restored at each
+  // snapshot with Y.createDocFromSnapshot ("r", checked like a checkpoint).
+  // Chosen without the Rng, so the rest of a seed's scenario is unchanged.
+  const snaps = []
+  let checkpoints = 0
+  const checkpoint = final => {
+    emitRaw(checkpointLine(observer, specs, deliveries, final, randomSvs()))
+    if (feat.has('snapshot') && !gc && !final && checkpoints++ % 2 === 0) {
+      const snap = Y.snapshot(observer)
+      emit({ t: 'n', k: snaps.length, s1: b64(Y.encodeSnapshot(snap)), s2: b64(Y.encodeSnapshotV2(snap)) })
+      snaps.push(snap)
+    }
+  }
+  const restoreSnapshots = () => {
+    // Last: createDocFromSnapshot splits the observer's structs.
+    snaps.forEach((snap, k) => {
+      const restored = Y.createDocFromSnapshot(observer, snap)
+      emitRaw(checkpointLine(restored, specs, deliveries, true, []).replace('{"t":"c",', `{"t":"r","k":${k},`))
+    })
+  }
 
   const feedObserver = (u1, u2, how) => {
     const f = r.bool(0.5) ? 1 : 2
@@ -516,6 +536,7 @@ const runScenario = (seed, opts, emit, emitRaw) => {
   checkpoint(true)
 
   if (feat.has('docless')) doclessRecords(r, log, randomSvs, emitRaw, gc)
+  restoreSnapshots()
   emit({ t: 'e', seed, deliveries })
 }
 
