@@ -3,7 +3,7 @@
 // command-line client over the SDK (corates::client), so a person can try the
 // op queue and the document cache from a shell.
 //   enqueue TYPE JSON | status | sync      (client_command.cpp)
-//   doc get NAME | doc edit NAME ...       (client_doc_command.cpp)
+//   doc get NAME | doc edit NAME ... | doc watch NAME   (client_doc_command.cpp)
 #include "corates/client/endpoint.hpp"
 
 #include <CLI/CLI.hpp>
