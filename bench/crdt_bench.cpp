@@ -2,7 +2,7 @@
 // traces are timed, so this has its own main rather than Google Benchmark's.
 //
 //   crdt_bench [--trace NAME]... [--quick] [--traces DIR] [--dump DIR]
-//              [--merge-prefix NAME=N]... > corates.json
+//              [--merge-prefix NAME=N]... [--only B,...] [--min-ms MS] > corates.json
 //
 // Per trace: B1 replay into a Text (checked against endContent), B2 encode
 // v1/v2 and sizes (and whether the bytes equal Yjs's), B3 load the encoded
@@ -13,6 +13,9 @@
 // very bytes Yjs produced; without it, our own per-transaction updates.
 // Prints one JSON object on stdout, progress on stderr. bench/run.sh runs both
 // sides and prints the comparison.
+// For profiling: --only b1,b2,b3v1,b3v2,mem,b4,b5 runs just those benchmarks
+// (the edited document is still built once), --min-ms MS repeats each one for
+// at least MS (up to 1000 runs).
 #include "trace.hpp"
 
 #include "corates/crdt/doc.hpp"
@@ -57,7 +60,23 @@ struct Options {
   std::string dir = "../shared/traces/sequential_traces";
   std::string dump;
   std::map<std::string, std::size_t> merge_prefix;
+  std::vector<std::string> only;  // empty: all
+  double min_ms = -1;             // < 0: each benchmark's default
+
+  bool runs(const char* name) const {
+    return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+  }
 };
+
+// The repetition rule of `opt` for a benchmark whose defaults are given.
+struct Reps {
+  double min_ms;
+  int max_runs;
+};
+Reps reps(const Options& opt, double min_ms, int max_runs) {
+  if (opt.min_ms >= 0) return {opt.min_ms, 1000};
+  return {min_ms, max_runs};
+}
 
 double now_ms() {
   using namespace std::chrono;
@@ -171,16 +190,19 @@ json::object bench_trace(const std::string& file, const Options& opt) {
   std::unique_ptr<crdt::Doc> edited;
 #if CORATES_BENCH_HAS_TEXT
   {
-    std::string final_text;
-    r["b1_ms"] = timeit(
-        [&] {
-          auto doc = new_doc(1);
-          replay(*doc, t);
-          final_text = doc->get<crdt::Text>("text").to_string();
-        },
-        opt.quick ? 0 : 1500, 3);
-    r["b1_ok"] = final_text == t.end_content;
-    if (final_text != t.end_content) std::cerr << "  B1: final text differs from endContent\n";
+    if (opt.runs("b1")) {
+      std::string final_text;
+      const Reps rp = reps(opt, opt.quick ? 0 : 1500, 3);
+      r["b1_ms"] = timeit(
+          [&] {
+            auto doc = new_doc(1);
+            replay(*doc, t);
+            final_text = doc->get<crdt::Text>("text").to_string();
+          },
+          rp.min_ms, rp.max_runs);
+      r["b1_ok"] = final_text == t.end_content;
+      if (final_text != t.end_content) std::cerr << "  B1: final text differs from endContent\n";
+    }
     edited = new_doc(1);
     if (updates.empty()) {
       edited->on_update([&](std::span<const std::uint8_t> u, const crdt::Origin&, crdt::Transaction&) {
@@ -203,8 +225,14 @@ json::object bench_trace(const std::string& file, const Options& opt) {
     check(crdt::apply_update(*edited, yjs_v1), "load Yjs state");
   }
   Bytes v1, v2;
-  r["b2_v1_ms"] = timeit([&] { v1 = crdt::encode_state_as_update(*edited); });
-  r["b2_v2_ms"] = timeit([&] { v2 = crdt::encode_state_as_update_v2(*edited); });
+  if (opt.runs("b2")) {
+    const Reps rp = reps(opt, 300, 15);
+    r["b2_v1_ms"] = timeit([&] { v1 = crdt::encode_state_as_update(*edited); }, rp.min_ms, rp.max_runs);
+    r["b2_v2_ms"] = timeit([&] { v2 = crdt::encode_state_as_update_v2(*edited); }, rp.min_ms, rp.max_runs);
+  } else {
+    v1 = crdt::encode_state_as_update(*edited);
+    v2 = crdt::encode_state_as_update_v2(*edited);
+  }
   r["v1_bytes"] = v1.size();
   r["v2_bytes"] = v2.size();
   if (!yjs_v1.empty()) {
@@ -216,17 +244,28 @@ json::object bench_trace(const std::string& file, const Options& opt) {
   const std::string expected_text = text_of(*edited);
 
   // B3
-  r["b3_v1_ms"] = timeit([&] {
-    auto d = new_doc(2);
-    check(crdt::apply_update(*d, load_v1), "B3 v1");
-  });
-  r["b3_v2_ms"] = timeit([&] {
-    auto d = new_doc(2);
-    check(crdt::apply_update_v2(*d, load_v2), "B3 v2");
-  });
+  {
+    const Reps rp = reps(opt, 300, 15);
+    if (opt.runs("b3v1")) {
+      r["b3_v1_ms"] = timeit(
+          [&] {
+            auto d = new_doc(2);
+            check(crdt::apply_update(*d, load_v1), "B3 v1");
+          },
+          rp.min_ms, rp.max_runs);
+    }
+    if (opt.runs("b3v2")) {
+      r["b3_v2_ms"] = timeit(
+          [&] {
+            auto d = new_doc(2);
+            check(crdt::apply_update_v2(*d, load_v2), "B3 v2");
+          },
+          rp.min_ms, rp.max_runs);
+    }
+  }
 
   // Memory of the loaded document.
-  {
+  if (opt.runs("mem")) {
     const std::int64_t before = heap_in_use();
     auto d = new_doc(2);
     check(crdt::apply_update(*d, load_v1), "memory load");
@@ -237,53 +276,60 @@ json::object bench_trace(const std::string& file, const Options& opt) {
   }
 
   // B4
-  {
+  if (opt.runs("b4")) {
     bool ok = true;
+    const Reps rp = reps(opt, opt.quick ? 0 : 1500, 3);
     r["b4_ms"] = timeit(
         [&] {
           auto d = new_doc(2);
           for (const Bytes& u : updates) check(crdt::apply_update(*d, u), "B4");
           ok = crdt::encode_state_as_update(*d) == load_v1 && text_of(*d) == expected_text;
         },
-        opt.quick ? 0 : 1500, 3);
+        rp.min_ms, rp.max_runs);
     r["b4_ok"] = ok;
     if (!ok) std::cerr << "  B4: the document differs from the encoded one\n";
   }
 
   // B5
-  {
+  if (opt.runs("b5")) {
     std::vector<std::span<const std::uint8_t>> spans(updates.begin(), updates.end());
     crdt::UpdateBytes merged;
+    const Reps rp = reps(opt, opt.quick ? 0 : 1000, 5);
+    const Reps rp_prefix = reps(opt, 300, 15);
     r["b5_whole_ms"] = timeit(
         [&] {
           auto m = crdt::merge_updates(spans);
           if (!m) throw std::runtime_error("B5: " + m.error().message);
           merged = std::move(*m);
         },
-        opt.quick ? 0 : 1000, 5);
+        rp.min_ms, rp.max_runs);
     r["b5_whole_bytes"] = merged.size();
     if (auto it = opt.merge_prefix.find(t.name); it != opt.merge_prefix.end()) {
       const std::size_t n = std::min(it->second, spans.size());
       std::span<const std::span<const std::uint8_t>> prefix(spans.data(), n);
       r["b5_prefix"] = n;
-      r["b5_prefix_ms"] = timeit([&] {
-        auto m = crdt::merge_updates(prefix);
-        if (!m) throw std::runtime_error("B5: " + m.error().message);
-        merged = std::move(*m);
-      });
+      r["b5_prefix_ms"] = timeit(
+          [&] {
+            auto m = crdt::merge_updates(prefix);
+            if (!m) throw std::runtime_error("B5: " + m.error().message);
+            merged = std::move(*m);
+          },
+          rp_prefix.min_ms, rp_prefix.max_runs);
       r["b5_prefix_bytes"] = merged.size();
     }
   }
-  std::cerr << "  B3 " << r["b3_v1_ms"].as_double() << " ms, B4 " << r["b4_ms"].as_double()
-            << " ms, B5 " << r["b5_whole_ms"].as_double() << " ms, mem "
-            << r["mem_ratio"].as_double() << "x\n";
+  std::cerr << " ";
+  for (const char* k : {"b1_ms", "b3_v1_ms", "b3_v2_ms", "b4_ms", "b5_whole_ms", "mem_ratio"}) {
+    if (const auto* v = r.if_contains(k)) std::cerr << " " << k << " " << v->as_double();
+  }
+  std::cerr << "\n";
   return r;
 }
 
 int usage(const char* msg) {
   std::cerr << "crdt_bench: " << msg
             << "\nusage: crdt_bench [--trace NAME]... [--quick] [--traces DIR] [--dump DIR] "
-               "[--merge-prefix NAME=N]...\n";
+               "[--merge-prefix NAME=N]... [--only b1,b2,b3v1,b3v2,mem,b4,b5] [--min-ms MS]\n";
   return 2;
 }
 
@@ -308,6 +354,15 @@ int main(int argc, char** argv) {
       const auto eq = v.rfind('=');
       if (eq == std::string::npos) return usage("--merge-prefix wants NAME=N");
       opt.merge_prefix[v.substr(0, eq)] = std::stoull(v.substr(eq + 1));
+    } else if (a == "--only") {
+      std::string v = next();
+      for (std::size_t p = 0; p <= v.size();) {
+        const std::size_t q = std::min(v.find(',', p), v.size());
+        if (q > p) opt.only.push_back(v.substr(p, q - p));
+        p = q + 1;
+      }
+    } else if (a == "--min-ms") {
+      opt.min_ms = std::stod(next());
     } else {
       return usage(("unknown argument " + a).c_str());
     }

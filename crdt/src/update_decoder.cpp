@@ -128,6 +128,11 @@ ID UpdateDecoderV2::read_right_id() {
 ClientID UpdateDecoderV2::read_client() { return client_decoder_.read(); }
 std::uint8_t UpdateDecoderV2::read_info() { return info_decoder_.read(); }
 std::string UpdateDecoderV2::read_string() { return string_decoder_.read(); }
+ContentString UpdateDecoderV2::read_content_string() {
+  std::uint64_t units = 0;
+  std::string s = string_decoder_.read(&units);
+  return ContentString(std::move(s), units);
+}
 bool UpdateDecoderV2::read_parent_info() { return parent_info_decoder_.read() == 1; }
 
 std::uint8_t UpdateDecoderV2::read_type_ref() {

@@ -263,10 +263,26 @@ const std::vector<YEvent::DeltaOp>& YEvent::delta() const {
 void call_type_observers(AbstractType& type, Transaction& tr, std::unique_ptr<YEvent> event) {
   YEvent* ev = event.get();
   tr.events.push_back(std::move(event));
+  auto& parents = tr.changed_parent_types;
   for (AbstractType* t = &type;;) {
-    auto [it, fresh] = tr.changed_parent_index.try_emplace(t, tr.changed_parent_types.size());
-    if (fresh) tr.changed_parent_types.emplace_back(t, std::vector<YEvent*>{});
-    tr.changed_parent_types[it->second].second.push_back(ev);
+    // A scan while short (usually one root), indexed once it grows.
+    constexpr std::size_t kScan = 8;
+    std::size_t pos = parents.size();
+    if (parents.size() <= kScan) {
+      for (std::size_t i = 0; i < parents.size(); ++i) {
+        if (parents[i].first == t) {
+          pos = i;
+          break;
+        }
+      }
+    } else {
+      if (tr.changed_parent_index.empty()) {
+        for (std::size_t i = 0; i < parents.size(); ++i) tr.changed_parent_index.emplace(parents[i].first, i);
+      }
+      pos = tr.changed_parent_index.try_emplace(t, parents.size()).first->second;
+    }
+    if (pos == parents.size()) parents.emplace_back(t, std::vector<YEvent*>{});
+    parents[pos].second.push_back(ev);
     if (t->item() == nullptr) break;
     t = t->item()->parent;
   }

@@ -6,6 +6,7 @@
 #include "corates/crdt/update_encoder.hpp"
 #include "corates/crdt/updates.hpp"
 #include "internal.hpp"
+#include "small_map.hpp"
 
 #include <algorithm>
 #include <span>
@@ -60,7 +61,12 @@ void resolve_and_integrate(Transaction& tr, StructRef& s, std::uint64_t offset, 
     if (l->is_gc()) gc_neighbour = true; else left = static_cast<Item*>(l);
   }
   if (right_origin) {
-    AbstractStruct* r = get_item_clean_start(tr, *right_origin);
+    // In a document written in order, the right origin usually still follows
+    // the left one: take it without a search (it starts at right_origin, so
+    // get_item_clean_start would neither split it nor find another).
+    AbstractStruct* r = left != nullptr && left->right != nullptr && left->right->id == *right_origin
+                            ? left->right
+                            : get_item_clean_start(tr, *right_origin);
     right_origin = r->id;
     if (r->is_gc()) gc_neighbour = true; else right = static_cast<Item*>(r);
   }
@@ -150,7 +156,7 @@ std::optional<RestStructs> integrate_structs(Transaction& tr, ClientStructRefs& 
   StructStore& store = tr.doc().store();
   std::vector<RefList> lists;
   lists.reserve(in.clients.size());
-  std::unordered_map<ClientID, std::size_t> by_client;
+  detail::SmallMap<ClientID, std::size_t> by_client;
   for (auto& [client, refs] : in.clients) {
     by_client[client] = lists.size();
     lists.push_back(RefList{client, &refs, 0, refs.size()});
@@ -160,8 +166,8 @@ std::optional<RestStructs> integrate_structs(Transaction& tr, ClientStructRefs& 
   std::sort(ids.begin(), ids.end());
   if (ids.empty()) return std::nullopt;
   const auto lookup = [&](ClientID c) -> RefList* {
-    auto it = by_client.find(c);
-    return it == by_client.end() ? nullptr : &lists[it->second];
+    const std::size_t* i = by_client.find(c);
+    return i == nullptr ? nullptr : &lists[*i];
   };
   const auto next_target = [&]() -> RefList* {
     while (!ids.empty()) {
@@ -180,7 +186,7 @@ std::optional<RestStructs> integrate_structs(Transaction& tr, ClientStructRefs& 
     if (it == missing_sv.end() || it->second > clock) missing_sv[c] = clock;
   };
   std::vector<StructRef*> stack;
-  std::unordered_map<ClientID, Clock> state;
+  detail::SmallMap<ClientID, Clock> state;
   const auto add_stack_to_rest = [&] {
     for (StructRef* s : stack) {
       const ClientID client = s->id.client;
@@ -203,9 +209,9 @@ std::optional<RestStructs> integrate_structs(Transaction& tr, ClientStructRefs& 
   while (true) {
     if (head->kind != StructRef::Kind::kSkip) {
       const ClientID client = head->id.client;
-      auto sit = state.find(client);
-      if (sit == state.end()) sit = state.emplace(client, store.get_state(client)).first;
-      const Clock local = sit->second;
+      Clock* known = state.find(client);
+      if (known == nullptr) known = state.try_emplace(client, store.get_state(client)).first;
+      const Clock local = *known;
       if (local < head->id.clock) {
         stack.push_back(head);
         update_missing(client, head->id.clock - 1);
@@ -224,7 +230,7 @@ std::optional<RestStructs> integrate_structs(Transaction& tr, ClientStructRefs& 
         const std::uint64_t offset = local - head->id.clock;
         const bool apply = offset == 0 || offset < head->length;
         resolve_and_integrate(tr, *head, offset, apply);
-        if (apply) state[client] = head->id.clock + head->length;
+        if (apply) *state.try_emplace(client, 0).first = head->id.clock + head->length;
       }
     }
     if (!stack.empty()) {
@@ -257,13 +263,14 @@ std::optional<std::vector<std::uint8_t>> apply_delete_set(Transaction& tr, const
     const std::span<const DeleteItem> dels(all.data() + first, section.count);
     first += section.count;
     const Clock state = store.get_state(client);
+    std::size_t hint = 0;
     for (const DeleteItem& d : dels) {
       const Clock clock = d.clock;
       const Clock clock_end = d.clock + d.len;
       if (clock < state) {
         if (state < clock_end) unapplied.add(client, state, clock_end - state);
         auto& structs = store.clients[client];
-        std::size_t index = StructStore::find_index_ss(structs, clock);
+        std::size_t index = StructStore::find_index_near(structs, clock, hint);
         AbstractStruct* s = structs[index];
         if (!s->deleted() && s->id.clock < clock) {
           Item* r = split_item(tr, static_cast<Item*>(s), clock - s->id.clock);
@@ -284,6 +291,7 @@ std::optional<std::vector<std::uint8_t>> apply_delete_set(Transaction& tr, const
             break;
           }
         }
+        hint = index;
       } else {
         unapplied.add(client, clock, clock_end - clock);
       }

@@ -29,8 +29,8 @@ std::size_t StructStore::find_index_ss(const std::vector<AbstractStruct*>& struc
   std::size_t right = structs.size() - 1;
   const AbstractStruct* mid = structs[right];
   const Clock mid_clock = mid->id.clock;
-  if (mid_clock == clock) return right;
-  if (clock >= mid_clock + mid->length) return structs.size();
+  // The last struct first: new structs usually refer to the latest one.
+  if (clock >= mid_clock) return clock < mid_clock + mid->length ? right : structs.size();
   // Pivot guess by clock ratio, as Yjs does (clocks are dense).
   const Clock last = mid_clock + mid->length - 1;
   std::size_t midindex = last == 0 ? 0
@@ -51,6 +51,49 @@ std::size_t StructStore::find_index_ss(const std::vector<AbstractStruct*>& struc
     midindex = (left + right) / 2;
   }
   return structs.size();
+}
+
+std::size_t StructStore::find_index_near(const std::vector<AbstractStruct*>& structs, Clock clock,
+                                         std::size_t hint) noexcept {
+  const std::size_t n = structs.size();
+  if (hint >= n) return find_index_ss(structs, clock);
+  const auto contains = [&](std::size_t i) {
+    return structs[i]->id.clock <= clock && clock < structs[i]->id.clock + structs[i]->length;
+  };
+  if (contains(hint)) return hint;
+  // Gallop to bracket the answer in [lo, hi), then bisect.
+  std::size_t lo, hi;
+  if (structs[hint]->id.clock < clock) {
+    lo = hint + 1;
+    std::size_t step = 1;
+    hi = lo;
+    while (hi < n && structs[hi]->id.clock <= clock) {
+      lo = hi;
+      hi = lo + step;
+      step *= 2;
+    }
+    hi = std::min(hi, n);
+  } else {
+    hi = hint;
+    std::size_t step = 1;
+    lo = hi;
+    while (lo > 0 && structs[lo - 1]->id.clock > clock) {
+      hi = lo - 1;
+      lo = hi >= step ? hi - step : 0;
+      step *= 2;
+    }
+    if (lo > 0) --lo;
+  }
+  // Invariant: the struct containing clock, if any, is in [lo, hi).
+  while (hi - lo > 1) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (structs[mid]->id.clock <= clock) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < hi && contains(lo) ? lo : n;
 }
 
 AbstractStruct* StructStore::find(ID id) const noexcept {

@@ -16,18 +16,40 @@ Transaction::~Transaction() = default;
 void Transaction::add_changed_type(AbstractType* type, const std::string* parent_sub) {
   const Item* item = type->item();
   if (item == nullptr || (item->id.clock < before_clock(item->id.client) && !item->deleted())) {
-    auto [it, fresh] = changed_index.try_emplace(type, changed.size());
-    if (fresh) changed.emplace_back(type, std::set<const std::string*>{});
-    changed[it->second].second.insert(parent_sub);
+    changed[changed_position(type, true)].second.insert(parent_sub);
   }
 }
 
+// Most transactions change one or two types: scan `changed` while it is
+// short, and index it by type only once it grows.
+std::size_t Transaction::changed_position(AbstractType* type, bool add) {
+  constexpr std::size_t kScan = 8;
+  if (changed.size() <= kScan) {
+    for (std::size_t i = 0; i < changed.size(); ++i) {
+      if (changed[i].first == type) return i;
+    }
+    if (!add) return changed.size();
+  } else {
+    if (changed_index.empty()) {
+      for (std::size_t i = 0; i < changed.size(); ++i) {
+        if (changed[i].first != nullptr) changed_index.emplace(changed[i].first, i);
+      }
+    }
+    auto it = changed_index.find(type);
+    if (it != changed_index.end()) return it->second;
+    if (!add) return changed.size();
+    changed_index.emplace(type, changed.size());
+  }
+  changed.emplace_back(type, std::set<const std::string*>{});
+  return changed.size() - 1;
+}
+
 void Transaction::remove_changed_type(AbstractType* type) {
-  auto it = changed_index.find(type);
-  if (it == changed_index.end()) return;
+  const std::size_t i = changed_position(type, false);
+  if (i == changed.size()) return;
   // Keep indices stable: mark as removed by clearing the pointer.
-  changed[it->second].first = nullptr;
-  changed_index.erase(it);
+  changed[i].first = nullptr;
+  changed_index.erase(type);
 }
 
 ID Transaction::next_id() const {
@@ -101,11 +123,12 @@ void try_gc_delete_set(const DeleteSet& ds, Doc& doc) {
     auto cit = store.clients.find(client);
     if (cit == store.clients.end()) continue;
     auto& structs = cit->second;
+    std::size_t hint = structs.size();
     for (std::size_t di = dels.size(); di-- > 0;) {
       const DeleteItem& d = dels[di];
       const Clock end = d.clock + d.len;
-      for (std::size_t si = StructStore::find_index_ss(structs, d.clock);
-           si < structs.size() && structs[si]->id.clock < end; ++si) {
+      hint = StructStore::find_index_near(structs, d.clock, hint);
+      for (std::size_t si = hint; si < structs.size() && structs[si]->id.clock < end; ++si) {
         AbstractStruct* s = structs[si];
         if (s->is_item() && s->deleted() && !static_cast<Item*>(s)->keep()) {
           item_gc(doc, static_cast<Item*>(s), false);
@@ -120,10 +143,12 @@ void try_merge_delete_set(const DeleteSet& ds, StructStore& store, Doc& doc) {
     auto cit = store.clients.find(client);
     if (cit == store.clients.end()) continue;
     auto& structs = cit->second;
+    std::size_t hint = structs.size();
     for (std::size_t di = dels.size(); di-- > 0;) {
       const DeleteItem& d = dels[di];
       if (structs.empty()) break;
-      std::size_t idx = StructStore::find_index_ss(structs, d.clock + d.len - 1);
+      std::size_t idx = StructStore::find_index_near(structs, d.clock + d.len - 1, hint);
+      hint = idx;
       if (idx >= structs.size()) idx = structs.size() - 1;
       std::size_t si = std::min(structs.size() - 1, 1 + idx);
       while (si > 0 && structs[si]->id.clock >= d.clock) {

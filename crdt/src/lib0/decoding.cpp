@@ -326,6 +326,12 @@ bool StringDecoder::ok() const noexcept { return !error_.has_value(); }
 const std::optional<Error>& StringDecoder::error() const noexcept { return error_; }
 
 std::string StringDecoder::read() {
+  std::uint64_t units = 0;
+  return read(&units);
+}
+
+std::string StringDecoder::read(std::uint64_t* utf16_units) {
+  *utf16_units = 0;
   if (error_) return {};
   std::uint64_t n = lens_.read();
   if (!lens_.decoder().ok()) {
@@ -336,12 +342,16 @@ std::string StringDecoder::read() {
     error_.emplace(ErrorCode::kInconsistentLength, "string slice beyond the string column");
     return std::string();
   };
+  // A slice of n units decodes to n units: a surrogate half cut off by the
+  // slice becomes U+FFFD, itself one unit.
   if (ascii_) {
     if (n > str_.size() - byte_pos_) return inconsistent();
     std::string out = str_.substr(byte_pos_, n);
     byte_pos_ += n;
+    *utf16_units = n;
     return out;
   }
+  const std::uint64_t units = n;
   static constexpr char kReplacement[] = "\xEF\xBF\xBD";
   std::string out;
   if (n == 0) return out;
@@ -375,10 +385,12 @@ std::string StringDecoder::read() {
       out.append(str_, start, byte_pos_ - start);
       out += kReplacement;
       in_pair_ = true;
+      *utf16_units = units;
       return out;
     }
   }
   out.append(str_, start, byte_pos_ - start);
+  *utf16_units = units;
   return out;
 }
 

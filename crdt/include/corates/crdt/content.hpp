@@ -75,6 +75,8 @@ struct ContentString {
 
   ContentString() = default;
   explicit ContentString(std::string s);
+  // `s` whose length in UTF-16 code units is already known to be `units`.
+  ContentString(std::string s, std::uint64_t units) : str(std::move(s)), utf16_len(units) {}
   // Byte offset in `str` of the UTF-16 offset `off`. When `off` falls between
   // the two halves of a surrogate pair, returns the start of that 4-byte
   // sequence and sets *inside_pair.
@@ -273,7 +275,7 @@ ItemContent read_item_content(Decoder& dec, std::uint8_t info) {
       return c;
     }
     case 4:
-      return ContentString(dec.read_string());
+      return dec.read_content_string();
     case 5:
       return ContentEmbed{dec.read_json()};
     case 6: {

@@ -76,10 +76,11 @@ class Pool {
   }
 
  private:
-  // Chunks grow from 16 to 1024 slots: a small document does not pay for
-  // 1024 Items (~150 KB) up front, a large one still allocates rarely.
+  // Chunks grow from 16 to 256 slots: a small document does not pay for
+  // many unused Items up front (at most 255 are spare, ~36 KB), and a large
+  // one still allocates only once per 256.
   static constexpr std::size_t kMinChunk = 16;
-  static constexpr std::size_t kMaxChunk = 1024;
+  static constexpr std::size_t kMaxChunk = 256;
   struct alignas(T) Slot {
     unsigned char b[sizeof(T)];
   };

@@ -44,6 +44,11 @@ class StructStore {
   // Index of the struct containing `clock`. Precondition: clock < state of
   // that client (structs non-empty); otherwise returns structs.size().
   static std::size_t find_index_ss(const std::vector<AbstractStruct*>& structs, Clock clock) noexcept;
+  // The same answer, searched outwards from `hint` (an index found for a
+  // nearby clock): cheaper when consecutive lookups are close, as for the
+  // sorted ranges of a delete set.
+  static std::size_t find_index_near(const std::vector<AbstractStruct*>& structs, Clock clock,
+                                     std::size_t hint) noexcept;
   // The struct containing `id` (Yjs's getItem / find), or null if absent.
   AbstractStruct* find(ID id) const noexcept;
   // Appends a struct; precondition: it starts at the client's state.

@@ -252,7 +252,10 @@ template <class Decoder>
 Result<ClientStructRefs> read_client_struct_refs(Decoder& dec, std::size_t input_size,
                                                  const DecodeLimits& limits) {
   ClientStructRefs out;
+  // Client -> position in out.clients; a scan while there are few clients
+  // (most updates have one), hashed beyond.
   std::unordered_map<ClientID, std::size_t> index;
+  constexpr std::size_t kScan = 16;
   auto& rest = dec.rest_decoder();
   const std::uint64_t num_clients = rest.read_var_uint();
   if (!dec.ok()) return *dec.error();
@@ -270,7 +273,10 @@ Result<ClientStructRefs> read_client_struct_refs(Decoder& dec, std::size_t input
     }
     budget -= count;
     std::vector<StructRef> refs;
-    refs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(count, rest.remaining() + 16)));
+    // Bounded by the input: v2 keeps most of a struct in other columns than
+    // `rest`, so its remaining bytes alone would undercount.
+    const std::uint64_t room = std::max<std::uint64_t>(rest.remaining(), input_size / 8) + 16;
+    refs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(count, room)));
     for (std::uint64_t i = 0; i < count; ++i) {
       StructRef& s = refs.emplace_back();
       if (auto r = read_struct_ref(dec, ID{client, clock}, StructDispatch::kDoc, s); !r) return r.error();
@@ -287,9 +293,22 @@ Result<ClientStructRefs> read_client_struct_refs(Decoder& dec, std::size_t input
       }
       clock += s.length;
     }
-    auto [pos, fresh] = index.try_emplace(client, out.clients.size());
-    if (!fresh) {
-      out.clients[pos->second].second = std::move(refs);
+    std::size_t pos = out.clients.size();
+    if (out.clients.size() <= kScan) {
+      for (std::size_t k = 0; k < out.clients.size(); ++k) {
+        if (out.clients[k].first == client) {
+          pos = k;
+          break;
+        }
+      }
+    } else {
+      if (index.empty()) {
+        for (std::size_t k = 0; k < out.clients.size(); ++k) index.emplace(out.clients[k].first, k);
+      }
+      pos = index.try_emplace(client, out.clients.size()).first->second;
+    }
+    if (pos < out.clients.size()) {
+      out.clients[pos].second = std::move(refs);
     } else {
       out.clients.emplace_back(client, std::move(refs));
     }

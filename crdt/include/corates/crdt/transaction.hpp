@@ -44,7 +44,7 @@ class Transaction {
   // Types changed by this transaction with the map keys changed
   // (null = the list part), in first-change order.
   std::vector<std::pair<AbstractType*, std::set<const std::string*>>> changed;
-  std::unordered_map<AbstractType*, std::size_t> changed_index;
+  std::unordered_map<AbstractType*, std::size_t> changed_index;  // filled once `changed` grows
   // Types whose descendants (or themselves) changed, with their events.
   std::vector<std::pair<AbstractType*, std::vector<YEvent*>>> changed_parent_types;
   std::unordered_map<AbstractType*, std::size_t> changed_parent_index;
@@ -80,6 +80,9 @@ class Transaction {
   ID next_id() const;
 
  private:
+  // Index of `type` in `changed`, appended if `add`; changed.size() if absent.
+  std::size_t changed_position(AbstractType* type, bool add);
+
   Doc* doc_;
   Origin origin_;
   bool local_;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "corates/common/result.hpp"
+#include "corates/crdt/content.hpp"
 #include "corates/crdt/id.hpp"
 #include "corates/crdt/lib0/decoding.hpp"
 
@@ -52,6 +53,7 @@ class UpdateDecoderV1 : public DSDecoderV1 {
   ClientID read_client();
   std::uint8_t read_info();
   std::string read_string();
+  ContentString read_content_string() { return ContentString(read_string()); }
   bool read_parent_info();
   std::uint8_t read_type_ref();
   std::uint64_t read_len();
@@ -87,6 +89,8 @@ class UpdateDecoderV2 : public DSDecoderV2 {
   ClientID read_client();
   std::uint8_t read_info();
   std::string read_string();
+  // The content of a ContentString: its UTF-16 length comes with the column.
+  ContentString read_content_string();
   bool read_parent_info();
   std::uint8_t read_type_ref();
   std::uint64_t read_len();

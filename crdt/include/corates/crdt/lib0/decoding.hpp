@@ -151,6 +151,9 @@ class StringDecoder {
   StringDecoder() = default;
   explicit StringDecoder(std::span<const std::uint8_t> data);
   std::string read();
+  // As read(), and sets *utf16_units to the string's length in UTF-16 code
+  // units (the column's own count, so nobody needs to recount it).
+  std::string read(std::uint64_t* utf16_units);
   bool ok() const noexcept;
   const std::optional<Error>& error() const noexcept;
 
