@@ -76,11 +76,16 @@ function status (i) {
   return JSON.parse(r.stdout)
 }
 
+// Op status lines printed by every runner so far: server kills wait for
+// progress, so they land mid-replay however fast the machine is.
+let progress = 0
+
 // A `client run --until-drained` process that can be killed; `done` resolves with its exit.
 function runner (i) {
   const p = spawn(BIN, [...base(i), 'run', '--until-drained', '--max-seconds', '120', '--backoff-max-ms', '400',
-    '--batch-size', String(3 + Math.floor(rnd.next() * 8))], { stdio: ['ignore', 'ignore', 'pipe'] })
+    '--batch-size', String(3 + Math.floor(rnd.next() * 8))], { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
+  p.stdout.on('data', d => { progress += (String(d).match(/^op .* (syncing|applied)/mg) || []).length })
   p.stderr.on('data', d => { err += d })
   const done = new Promise(resolve => p.on('exit', (code, signal) => resolve({ code, signal, err })))
   return { p, done }
@@ -101,11 +106,12 @@ const failed = await run({
     const drained = new Array(CLIENTS).fill(false)
     let clientKills = 0
     let serverKills = 0
+    let killAfter = 1 + Math.floor(rnd.next() * 50)  // the next server kill once progress passes this
     const deadline = Date.now() + 150000
     // Chaos while anything is still replaying; every killed process is restarted.
     while (drained.includes(false)) {
       assert(Date.now() < deadline, `not drained in time: ${drained.map((d, i) => d ? '' : i).filter(String).join(',')}`)
-      await sleep(100 + Math.floor(rnd.next() * 300))
+      await sleep(50 + Math.floor(rnd.next() * 200))
       for (let i = 0; i < CLIENTS; i++) {
         const r = await Promise.race([runners[i].done, sleep(0).then(() => null)])
         if (r === null) continue
@@ -113,16 +119,17 @@ const failed = await run({
         assert(r.signal === 'SIGKILL', `client ${i} run failed: ${r.code} ${r.err}`)
         runners[i] = runner(i)
       }
-      const x = rnd.next()
-      if (x < 0.35) {
+      if (rnd.next() < 0.35) {
         const i = Math.floor(rnd.next() * CLIENTS)
         if (!drained[i]) { runners[i].p.kill('SIGKILL'); clientKills++ }
-      } else if (x < 0.5 && serverKills < SERVER_KILLS) {
+      }
+      if (serverKills < SERVER_KILLS && progress >= killAfter) {
         server.proc.kill('SIGKILL')
         await server.exited
         serverKills++
         await sleep(Math.floor(rnd.next() * 600))
         server = await startServer({ dataDir, listen: `127.0.0.1:${port}`, env: ENV })
+        killAfter = progress + 20 + Math.floor(rnd.next() * 400)
       }
     }
     console.log(`  ${clientKills} client kills, ${serverKills} server kills`)
